@@ -44,88 +44,161 @@ func (o Object) Version() string {
 	return o.Created
 }
 
-// indexed is the subset of properties decoded for indexing.
-type indexed struct {
-	ID           string            `json:"id"`
-	Type         string            `json:"type"`
-	SpecVersion  string            `json:"spec_version"`
-	Created      string            `json:"created"`
-	Modified     string            `json:"modified"`
-	Revoked      bool              `json:"revoked"`
-	CreatedByRef string            `json:"created_by_ref"`
-	MarkingRefs  []string          `json:"object_marking_refs"`
-	Granular     []GranularMarking `json:"granular_markings"`
-}
-
 // ErrNotJSON is returned when input is not a JSON object, list or bundle.
 var ErrNotJSON = errors.New("stix: input is not a STIX object, bundle or JSON list")
 
 // DecodeObject decodes one object, keeping raw as its exact bytes. Only
 // structural problems (not JSON, not an object, properties of the wrong JSON
 // type among the indexed ones) are errors here; everything else is for
-// Validate.
+// Validate. It uses the package's allocation-free scanner rather than
+// encoding/json: ingest decodes every object of every envelope.
 func DecodeObject(raw []byte) (Object, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return Object{}, ErrNotJSON
 	}
-	var ix indexed
-	if err := json.Unmarshal(raw, &ix); err != nil {
-		return Object{}, fmt.Errorf("stix: decode object: %w", err)
+	o := Object{Raw: json.RawMessage(raw)}
+	it := newObjIter(raw, 0)
+	for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
+		key := k
+		if esc {
+			key = keyContent(k, true)
+		}
+		var err error
+		switch string(key) {
+		case "id":
+			o.ID, err = indexString(key, val)
+		case "type":
+			o.Type, err = indexString(key, val)
+		case "spec_version":
+			o.SpecVersion, err = indexString(key, val)
+		case "created":
+			o.Created, err = indexString(key, val)
+		case "modified":
+			o.Modified, err = indexString(key, val)
+		case "created_by_ref":
+			o.CreatedByRef, err = indexString(key, val)
+		case "revoked":
+			switch kindOf(val) {
+			case jBool:
+				o.Revoked = val[0] == 't'
+			case jNull:
+			default:
+				err = fmt.Errorf("stix: decode object: revoked must be a boolean, not %s", kindOf(val))
+			}
+		case "object_marking_refs":
+			o.MarkingRefs, err = indexStrings(key, val)
+		case "granular_markings":
+			if kindOf(val) != jNull {
+				o.Granular = nil
+				if uerr := json.Unmarshal(val, &o.Granular); uerr != nil {
+					err = fmt.Errorf("stix: decode object: granular_markings: %w", uerr)
+				}
+			}
+		}
+		if err != nil {
+			return Object{}, err
+		}
 	}
-	return Object{
-		Raw:          json.RawMessage(raw),
-		ID:           ix.ID,
-		Type:         ix.Type,
-		SpecVersion:  ix.SpecVersion,
-		Created:      ix.Created,
-		Modified:     ix.Modified,
-		Revoked:      ix.Revoked,
-		CreatedByRef: ix.CreatedByRef,
-		MarkingRefs:  ix.MarkingRefs,
-		Granular:     ix.Granular,
-	}, nil
+	if it.err != nil {
+		return Object{}, fmt.Errorf("stix: decode object: %w", it.err)
+	}
+	return o, nil
+}
+
+func indexString(key, val []byte) (string, error) {
+	switch kindOf(val) {
+	case jString:
+		return string(strContent(val)), nil
+	case jNull:
+		return "", nil
+	}
+	return "", fmt.Errorf("stix: decode object: %s must be a string, not %s", key, kindOf(val))
+}
+
+func indexStrings(key, val []byte) ([]string, error) {
+	switch kindOf(val) {
+	case jNull:
+		return nil, nil
+	case jArray:
+	default:
+		return nil, fmt.Errorf("stix: decode object: %s must be a list, not %s", key, kindOf(val))
+	}
+	out := []string{}
+	it := newArrIter(val, 1)
+	for e, ok := it.next(); ok; e, ok = it.next() {
+		s, err := indexString(key, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // Decode decodes a bundle, a single object, or a JSON list of objects, and
-// returns the objects in order. A bundle is returned as its objects.
+// returns the objects in order. A bundle is returned as its objects. The
+// objects' Raw share one private copy of data.
 func Decode(data []byte) ([]Object, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, ErrNotJSON
 	}
-	var raws []json.RawMessage
-	switch data[0] {
-	case '[':
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return nil, fmt.Errorf("stix: decode list: %w", err)
-		}
-	case '{':
-		var head struct {
-			Type    string            `json:"type"`
-			Objects []json.RawMessage `json:"objects"`
-		}
-		if err := json.Unmarshal(data, &head); err != nil {
+	end, err := scanValue(data, 0, 0)
+	if err != nil {
+		if data[0] == '{' || data[0] == '[' {
 			return nil, fmt.Errorf("stix: decode: %w", err)
 		}
-		if head.Type != "bundle" {
+		return nil, ErrNotJSON
+	}
+	if end != len(data) {
+		return nil, fmt.Errorf("stix: decode: %w", syntaxErr(end, "trailing data"))
+	}
+	data = bytes.Clone(data)
+	var list []byte
+	switch data[0] {
+	case '[':
+		list = data
+	case '{':
+		var typ, objects []byte
+		it := newObjIter(data, 0)
+		for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
+			switch string(keyContent(k, esc)) {
+			case "type":
+				typ = val
+			case "objects":
+				objects = val
+			}
+		}
+		if string(strContent(typ)) != "bundle" || kindOf(typ) != jString {
 			o, err := DecodeObject(data)
 			if err != nil {
 				return nil, err
 			}
 			return []Object{o}, nil
 		}
-		raws = head.Objects
+		switch kindOf(objects) {
+		case jArray:
+			list = objects
+		case jInvalid, jNull:
+			return []Object{}, nil
+		default:
+			return nil, fmt.Errorf("stix: decode: bundle objects must be a list, not %s", kindOf(objects))
+		}
 	default:
 		return nil, ErrNotJSON
 	}
-	objs := make([]Object, 0, len(raws))
-	for i, r := range raws {
+	var objs []Object
+	it := newArrIter(list, 0)
+	for r, ok := it.next(); ok; r, ok = it.next() {
 		o, err := DecodeObject(r)
 		if err != nil {
-			return nil, fmt.Errorf("stix: object %d: %w", i, err)
+			return nil, fmt.Errorf("stix: object %d: %w", len(objs), err)
 		}
 		objs = append(objs, o)
+	}
+	if objs == nil {
+		objs = []Object{}
 	}
 	return objs, nil
 }
