@@ -1,0 +1,442 @@
+package taxii
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// BaseURL is the server root ("https://host:8443"), its discovery URL
+	// (".../taxii2/") or an API root URL (any other path).
+	BaseURL string
+	// User and Token authenticate: HTTP Basic with User and Token as the
+	// password when User is set, else "Authorization: Bearer Token".
+	User, Token string
+	CAFile      string        // PEM bundle trusted for the server's certificate
+	Insecure    bool          // skip certificate verification (self-signed test servers only)
+	Timeout     time.Duration // per request, default 60s
+	// StatusWait bounds how long AddObjects polls a pending status,
+	// default 2 minutes.
+	StatusWait time.Duration
+	HTTPClient *http.Client // overrides CAFile, Insecure and Timeout
+	UserAgent  string
+}
+
+// Client is a TAXII 2.1 client. It is liberal in what it accepts so that it
+// works with any TAXII 2.1 server, jointcell or not.
+type Client struct {
+	hc         *http.Client
+	cfg        ClientConfig
+	discovery  string // discovery URL
+	mu         sync.Mutex
+	apiRootURL string // resolved lazily from discovery when not given
+}
+
+// HTTPError is a non-2xx answer. TAXII holds the server's error message when
+// it sent one (TAXII 2.1 §3.6.1).
+type HTTPError struct {
+	Method     string
+	URL        string
+	StatusCode int
+	TAXII      *Error
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("taxii: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.TAXII != nil {
+		msg += ": " + e.TAXII.Title
+		if e.TAXII.Description != "" {
+			msg += ": " + e.TAXII.Description
+		}
+	}
+	return msg
+}
+
+// NewClient checks cfg and builds the HTTP transport.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(cfg.BaseURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("taxii: new client: base URL %q must be an http or https URL", cfg.BaseURL)
+	}
+	c := &Client{cfg: cfg}
+	switch p := strings.TrimSuffix(u.Path, "/"); {
+	case p == "":
+		c.discovery = u.Scheme + "://" + u.Host + "/taxii2/"
+	case strings.HasSuffix(p, "/taxii2"):
+		c.discovery = u.Scheme + "://" + u.Host + p + "/"
+	default:
+		c.discovery = u.Scheme + "://" + u.Host + "/taxii2/"
+		c.apiRootURL = u.Scheme + "://" + u.Host + p + "/"
+	}
+	if cfg.StatusWait <= 0 {
+		c.cfg.StatusWait = 2 * time.Minute
+	}
+	if cfg.HTTPClient != nil {
+		c.hc = cfg.HTTPClient
+		return c, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // opt-in for self-signed test servers
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("taxii: new client: read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("taxii: new client: %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	c.hc = &http.Client{Transport: tr, Timeout: timeout}
+	return c, nil
+}
+
+// Filter is a TAXII 2.1 query (§3.4). AddedAfter is sent as given, so a
+// timestamp read from a server goes back to it unchanged.
+type Filter struct {
+	AddedAfter   string
+	Limit        int
+	Next         string
+	IDs          []string
+	Types        []string
+	Versions     []string
+	SpecVersions []string
+}
+
+func (f Filter) values() url.Values {
+	v := url.Values{}
+	if f.AddedAfter != "" {
+		v.Set(paramAddedAfter, f.AddedAfter)
+	}
+	if f.Limit > 0 {
+		v.Set(paramLimit, strconv.Itoa(f.Limit))
+	}
+	if f.Next != "" {
+		v.Set(paramNext, f.Next)
+	}
+	for name, list := range map[string][]string{paramID: f.IDs, paramType: f.Types, paramVersion: f.Versions, paramSpecVersion: f.SpecVersions} {
+		if len(list) > 0 {
+			v.Set(name, strings.Join(list, ","))
+		}
+	}
+	return v
+}
+
+// ObjectsPage is one page of objects with its X-TAXII-Date-Added headers.
+type ObjectsPage struct {
+	Objects        []json.RawMessage
+	More           bool
+	Next           string
+	DateAddedFirst string
+	DateAddedLast  string
+}
+
+// do sends one request and decodes a 2xx JSON body into out (when not nil).
+func (c *Client) do(ctx context.Context, method, u string, body []byte, out any) (http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: %s %s: %w", method, u, err)
+	}
+	req.Header.Set("Accept", MediaTypeTAXII)
+	if body != nil {
+		req.Header.Set("Content-Type", MediaTypeTAXII)
+	}
+	if c.cfg.UserAgent != "" {
+		req.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+	switch {
+	case c.cfg.User != "":
+		req.SetBasicAuth(c.cfg.User, c.cfg.Token)
+	case c.cfg.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: %s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: %s %s: read body: %w", method, u, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		he := &HTTPError{Method: method, URL: u, StatusCode: resp.StatusCode}
+		var m Error
+		if json.Unmarshal(data, &m) == nil && m.Title != "" {
+			he.TAXII = &m
+		}
+		return resp.Header, he
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return resp.Header, nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		ct := resp.Header.Get("Content-Type")
+		if t, _, perr := mime.ParseMediaType(ct); perr != nil || !strings.HasSuffix(t, "json") {
+			return resp.Header, fmt.Errorf("taxii: %s %s: unexpected content type %q: %w", method, u, ct, err)
+		}
+		return resp.Header, fmt.Errorf("taxii: %s %s: decode: %w", method, u, err)
+	}
+	return resp.Header, nil
+}
+
+// Discovery fetches the discovery resource (TAXII 2.1 §4.1).
+func (c *Client) Discovery(ctx context.Context) (*Discovery, error) {
+	var d Discovery
+	if _, err := c.do(ctx, http.MethodGet, c.discovery, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// APIRootURL returns the API root the client talks to: the one given in
+// BaseURL, else the discovery's default, else its only API root.
+func (c *Client) APIRootURL(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	root := c.apiRootURL
+	c.mu.Unlock()
+	if root != "" {
+		return root, nil
+	}
+	d, err := c.Discovery(ctx)
+	if err != nil {
+		return "", err
+	}
+	root = d.Default
+	if root == "" && len(d.APIRoots) == 1 {
+		root = d.APIRoots[0]
+	}
+	if root == "" {
+		return "", fmt.Errorf("taxii: %s names no default API root; give the API root URL instead", c.discovery)
+	}
+	base, _ := url.Parse(c.discovery)
+	ref, err := url.Parse(root)
+	if err != nil {
+		return "", fmt.Errorf("taxii: discovery: bad API root %q: %w", root, err)
+	}
+	root = base.ResolveReference(ref).String()
+	if !strings.HasSuffix(root, "/") {
+		root += "/"
+	}
+	c.mu.Lock()
+	c.apiRootURL = root
+	c.mu.Unlock()
+	return root, nil
+}
+
+func (c *Client) url(ctx context.Context, path string, q url.Values) (string, error) {
+	root, err := c.APIRootURL(ctx)
+	if err != nil {
+		return "", err
+	}
+	u := root + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u, nil
+}
+
+func collPath(collection string, rest ...string) string {
+	p := "collections/" + url.PathEscape(collection) + "/"
+	for _, r := range rest {
+		p += url.PathEscape(r) + "/"
+	}
+	return p
+}
+
+func (c *Client) get(ctx context.Context, path string, q url.Values, out any) (http.Header, error) {
+	u, err := c.url(ctx, path, q)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, http.MethodGet, u, nil, out)
+}
+
+// APIRoot fetches the API root resource (TAXII 2.1 §4.2).
+func (c *Client) APIRoot(ctx context.Context) (*APIRoot, error) {
+	var a APIRoot
+	if _, err := c.get(ctx, "", nil, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Collections lists the collections (TAXII 2.1 §5.1).
+func (c *Client) Collections(ctx context.Context) ([]Collection, error) {
+	var cs Collections
+	if _, err := c.get(ctx, "collections/", nil, &cs); err != nil {
+		return nil, err
+	}
+	return cs.Collections, nil
+}
+
+// Collection fetches one collection by id or alias (TAXII 2.1 §5.2).
+func (c *Client) Collection(ctx context.Context, collection string) (*Collection, error) {
+	var col Collection
+	if _, err := c.get(ctx, collPath(collection), nil, &col); err != nil {
+		return nil, err
+	}
+	return &col, nil
+}
+
+// Manifest fetches one page of a manifest (TAXII 2.1 §5.3).
+func (c *Client) Manifest(ctx context.Context, collection string, f Filter) (*Manifest, error) {
+	var m Manifest
+	if _, err := c.get(ctx, collPath(collection, "manifest"), f.values(), &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (c *Client) objectsPage(ctx context.Context, path string, f Filter) (*ObjectsPage, error) {
+	var env Envelope
+	h, err := c.get(ctx, path, f.values(), &env)
+	if err != nil {
+		return nil, err
+	}
+	return &ObjectsPage{
+		Objects:        env.Objects,
+		More:           env.More,
+		Next:           env.Next,
+		DateAddedFirst: h.Get("X-TAXII-Date-Added-First"),
+		DateAddedLast:  h.Get("X-TAXII-Date-Added-Last"),
+	}, nil
+}
+
+// GetObjects fetches one page of objects (TAXII 2.1 §5.4).
+func (c *Client) GetObjects(ctx context.Context, collection string, f Filter) (*ObjectsPage, error) {
+	return c.objectsPage(ctx, collPath(collection, "objects"), f)
+}
+
+// GetObject fetches the versions of one object selected by f (TAXII 2.1
+// §5.6; only added_after, limit, next, match[version] and
+// match[spec_version] apply).
+func (c *Client) GetObject(ctx context.Context, collection, objectID string, f Filter) (*ObjectsPage, error) {
+	return c.objectsPage(ctx, collPath(collection, "objects", objectID), f)
+}
+
+// Versions lists the versions of one object (TAXII 2.1 §5.8).
+func (c *Client) Versions(ctx context.Context, collection, objectID string, f Filter) (*Versions, error) {
+	var v Versions
+	if _, err := c.get(ctx, collPath(collection, "objects", objectID, "versions"), f.values(), &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// DeleteObject deletes the versions of one object selected by
+// match[version] and match[spec_version] in f (TAXII 2.1 §5.7).
+func (c *Client) DeleteObject(ctx context.Context, collection, objectID string, f Filter) error {
+	q := Filter{Versions: f.Versions, SpecVersions: f.SpecVersions}.values()
+	u, err := c.url(ctx, collPath(collection, "objects", objectID), q)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodDelete, u, nil, nil)
+	return err
+}
+
+// Status fetches a status resource (TAXII 2.1 §4.3).
+func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
+	var s Status
+	if _, err := c.get(ctx, "status/"+url.PathEscape(id)+"/", nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// AddObjects posts one envelope (TAXII 2.1 §5.5) and, when the server
+// answers with a pending status, polls it until it is complete or
+// StatusWait has passed; the last status seen is returned either way.
+func (c *Client) AddObjects(ctx context.Context, collection string, objects []json.RawMessage) (*Status, error) {
+	body, err := json.Marshal(Envelope{Objects: objects})
+	if err != nil {
+		return nil, fmt.Errorf("taxii: add objects: %w", err)
+	}
+	return c.AddEnvelope(ctx, collection, body)
+}
+
+// AddEnvelope is AddObjects for an already encoded envelope.
+func (c *Client) AddEnvelope(ctx context.Context, collection string, envelope []byte) (*Status, error) {
+	u, err := c.url(ctx, collPath(collection, "objects"), nil)
+	if err != nil {
+		return nil, err
+	}
+	var st Status
+	if _, err := c.do(ctx, http.MethodPost, u, envelope, &st); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(c.cfg.StatusWait)
+	wait := 100 * time.Millisecond
+	for st.Status == StatusPending && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return &st, fmt.Errorf("taxii: wait for status %s: %w", st.ID, ctx.Err())
+		case <-time.After(wait):
+		}
+		next, err := c.Status(ctx, st.ID)
+		if err != nil {
+			return &st, err
+		}
+		st = *next
+		wait = min(2*wait, 5*time.Second)
+	}
+	return &st, nil
+}
+
+// ErrNoProgress is returned by Iterate when a server says more but neither
+// gives next nor a date_added to continue after.
+var ErrNoProgress = errors.New("taxii: server reports more objects but gives no way to continue")
+
+// Iterate fetches pages of objects from f on, calling fn for each, until
+// the server reports no more. It follows next; a server that reports more
+// without next (some do) is continued with added_after set to the page's
+// X-TAXII-Date-Added-Last.
+func (c *Client) Iterate(ctx context.Context, collection string, f Filter, fn func(*ObjectsPage) error) error {
+	for {
+		page, err := c.GetObjects(ctx, collection, f)
+		if err != nil {
+			return err
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if !page.More {
+			return nil
+		}
+		switch {
+		case page.Next != "":
+			f.Next = page.Next
+		case page.DateAddedLast != "" && page.DateAddedLast != f.AddedAfter:
+			f.Next = ""
+			f.AddedAfter = page.DateAddedLast
+		default:
+			return ErrNoProgress
+		}
+	}
+}
