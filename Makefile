@@ -1,6 +1,9 @@
 # The gate: `make check` must pass before anything lands. CI runs it through .ci/run.
 GO ?= go
-STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+# staticcheck is pinned; without an installed copy, `go run` fetches that version
+# through the module proxy, so `make check` works on a fresh machine with Go.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION))
 PKGS := ./...
 
 .PHONY: all build check fmt vet lint test test-large fuzz bench clean
