@@ -49,10 +49,12 @@ func matchPrefixDigits(s []byte, prefix string, cve bool) bool {
 	}
 	rest := s[len(prefix):]
 	if cve {
+		// CVE-YYYY-NNNN: the sequence number is 4 digits, or more without a
+		// leading zero (the OASIS external-reference schema's pattern).
 		if len(rest) < 9 || rest[4] != '-' || !allDigits(rest[:4]) || !allDigits(rest[5:]) {
 			return false
 		}
-		return true
+		return len(rest) == 9 || rest[5] != '0'
 	}
 	return len(rest) > 0 && allDigits(rest)
 }
@@ -305,9 +307,12 @@ func checkExtensionDefinition(v *validator, s *objState) {
 	}
 }
 
-// STIX 2.1 §6.1: payload_bin and url are exclusive; url needs hashes;
+// STIX 2.1 §6.1: exactly one of payload_bin and url; url needs hashes;
 // decryption_key needs encryption_algorithm.
 func checkArtifact(v *validator, s *objState) {
+	if !s.has("payload_bin") && !s.has("url") {
+		v.at("payload_bin", Error, "artifact needs one of payload_bin or url (STIX 2.1 §6.1)")
+	}
 	if s.has("payload_bin") && s.has("url") {
 		v.at("url", Error, "payload_bin and url must not both be present (STIX 2.1 §6.1)")
 	}
@@ -438,5 +443,50 @@ func checkURL(v *validator, s *objState) {
 		if u, err := url.Parse(string(val)); err != nil || u.Scheme == "" {
 			v.at("value", Warning, "value %q should be an absolute URL (RFC 3986)", val)
 		}
+	}
+}
+
+// STIX 2.1 §6.7.1-§6.7.5, §6.12.1-§6.12.4, §6.13.1-§6.13.2, §6.17.1: an
+// object using a predefined extension MUST contain at least one property
+// from it (the properties the extension requires are checked on their
+// own). The same holds for the PE optional header type (§6.7.6.1), the
+// Windows registry value type (§6.16.1) and the X.509 v3 extensions type
+// (§6.18.1).
+func checkExtensionNotEmpty(v *validator, s *objState) {
+	if s.seen == 0 {
+		v.errorf("%s must contain at least one property", specName(s))
+	}
+}
+
+// STIX 2.1 §6.7.5: besides the required pe_type, at least one property of
+// the extension; time_date_stamp is precise to the second (no fraction).
+func checkPEBinary(v *validator, s *objState) {
+	if i, ok := s.spec.idxOf("pe_type"); ok && s.seen&^(1<<i) == 0 {
+		v.errorf("windows-pebinary-ext must contain at least one property besides pe_type (STIX 2.1 §6.7.5)")
+	}
+	if ts := s.get("time_date_stamp"); ts != nil {
+		if _, frac, ok := parseTS(strContent(ts)); ok && frac > 0 {
+			v.at("time_date_stamp", Error, "time_date_stamp must be precise to the second, without fractional seconds (STIX 2.1 §6.7.5), not %s", ts)
+		}
+	}
+}
+
+// abbreviatedHives are the short hive names STIX 2.1 §6.16 forbids.
+var abbreviatedHives = map[string]bool{"HKLM": true, "HKCC": true, "HKCR": true, "HKCU": true, "HKU": true}
+
+// STIX 2.1 §6.16: at least one property of its own, and the hive in key
+// MUST be fully expanded (HKEY_LOCAL_MACHINE, not HKLM).
+func checkRegistryKey(v *validator, s *objState) {
+	checkAtLeastOne(v, s)
+	key := strContent(s.get("key"))
+	if key == nil {
+		return
+	}
+	hive := key
+	if i := bytes.IndexByte(key, '\\'); i >= 0 {
+		hive = key[:i]
+	}
+	if abbreviatedHives[string(bytes.ToUpper(hive))] {
+		v.at("key", Error, "key must use the full hive name (HKEY_LOCAL_MACHINE, not HKLM) (STIX 2.1 §6.16), not %q", hive)
 	}
 }

@@ -82,9 +82,11 @@ func splitID(id []byte) (typ []byte, version byte, problem string) {
 			}
 		}
 	}
+	// RFC 4122 defines versions 1 to 5; the OASIS schema's identifier
+	// pattern agrees ([1-5] in the version nibble).
 	version = hexVal(u[14])
-	if version < 1 || version > 8 {
-		return typ, version, "must use an RFC 4122 UUID (version 1 to 8)"
+	if version < 1 || version > 5 {
+		return typ, version, "must use an RFC 4122 UUID (version 1 to 5)"
 	}
 	if v := hexVal(u[19]); v < 8 || v > 0xb {
 		return typ, version, "must use an RFC 4122 UUID (variant bits 10)"

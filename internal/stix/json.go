@@ -319,6 +319,14 @@ func newArrIter(v []byte, depth int) arrIter {
 	return it
 }
 
+// hasNext reports whether the array has another element, without
+// consuming it.
+func (it *arrIter) hasNext() bool {
+	cp := *it
+	_, ok := cp.next()
+	return ok
+}
+
 func (it *arrIter) next() ([]byte, bool) {
 	if it.done {
 		return nil, false

@@ -31,6 +31,13 @@ func TestStrict(t *testing.T) {
 		{"relationship type", `{"type":"relationship","spec_version":"2.1","id":"relationship--57b56a43-b8b0-4cba-9deb-34e3e1faed9e","created":"2016-04-06T20:06:37.000Z","modified":"2016-04-06T20:06:37.000Z","relationship_type":"likes","source_ref":"identity--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","target_ref":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"}`, "relationship_type", "not one the specification defines"},
 		{"relative url", `{"type":"url","id":"url--c1477287-23ac-5971-a010-5c287877fa60","value":"example.com/x"}`, "value", "should be an absolute URL"},
 		{"hash algorithm", `{"type":"file","id":"file--5a4dbb6f-bd9c-5fb4-9e8b-5f6fd5bd1cc1","hashes":{"FOO":"abc"}}`, "hashes.FOO", "hash-algorithm-ov"},
+		// STIX 2.1 §11.1: custom property names SHOULD (not MUST) start
+		// with x_, so an unprefixed well-formed name is only a warning.
+		{"custom property without x_", `{` + ind + `,` + indID + `,"colour":"red"}`, "colour", "should start with x_"},
+		{"property-extension property at top level", `{` + ind + `,` + indID + `,"rank":5,"extensions":{"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e":{"extension_type":"property-extension","rank":5}}}`, "rank", "should start with x_"},
+		// STIX 2.1 §3.2/§6.1: extension keys SHOULD be an extension
+		// definition id or a predefined extension name.
+		{"custom extension key", `{"type":"file","id":"file--5a4dbb6f-bd9c-5fb4-9e8b-5f6fd5bd1cc1","name":"a","extensions":{"zip-ext":{"a":"b"}}}`, "extensions.zip-ext", "unknown extension"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +223,9 @@ func TestParseTimestamp(t *testing.T) {
 		{"2016-05-12T08:17:27.123456Z", time.Date(2016, 5, 12, 8, 17, 27, 123456000, time.UTC)},
 		{"2016-02-29T23:59:59.1Z", time.Date(2016, 2, 29, 23, 59, 59, 100000000, time.UTC)},
 		{"2016-05-12T08:17:27.1234567891Z", time.Date(2016, 5, 12, 8, 17, 27, 123456789, time.UTC)},
+		// RFC 3339 time-second allows 60 (leap second); so does the OASIS
+		// timestamp schema.
+		{"2016-12-31T23:59:60Z", time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range good {
 		got, err := ParseTimestamp(tt.in)
@@ -225,7 +235,8 @@ func TestParseTimestamp(t *testing.T) {
 	}
 	for _, bad := range []string{"", "2016-05-12", "2016-05-12T08:17:27", "2016-05-12T08:17:27z", "2016-05-12t08:17:27Z",
 		"2016-05-12T08:17:27+00:00", "2016-05-12 08:17:27Z", "2015-02-29T00:00:00Z", "2016-13-01T00:00:00Z",
-		"2016-05-12T24:00:00Z", "2016-05-12T08:17:27.Z", "2016-05-12T08:17:27,5Z", "+016-05-12T08:17:27Z"} {
+		"2016-05-12T24:00:00Z", "2016-05-12T08:17:27.Z", "2016-05-12T08:17:27,5Z", "+016-05-12T08:17:27Z",
+		"2016-05-12T08:17:61Z"} {
 		if _, err := ParseTimestamp(bad); !errors.Is(err, ErrTimestamp) {
 			t.Errorf("ParseTimestamp(%q): want ErrTimestamp, got %v", bad, err)
 		}
@@ -336,7 +347,7 @@ func TestValidateJSON(t *testing.T) {
 		{obj, "value", "IPv4"},
 		{`[` + obj + `]`, "[0].value", "IPv4"},
 		{`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[` + obj + `]}`, "objects.[0].value", "IPv4"},
-		{`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","spec_version":"2.1","objects":[]}`, "spec_version", "unknown property spec_version on bundle"},
+		{`{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[]}`, "objects", "must not be an empty list"},
 		{`{"type":"bundle","id":"report--5d0092c5-5f74-4287-9642-33f4c354e56d"}`, "id", "bundle--UUID"},
 		{`{"type":"bundle"}`, "id", "id is required on bundle"},
 	}
@@ -353,6 +364,15 @@ func TestValidateJSON(t *testing.T) {
 		if !found {
 			t.Errorf("%s: want %q at %q, got %v", tt.in, tt.msg, tt.path, probs)
 		}
+	}
+	// A bundle property other than type, id and objects is only a warning
+	// (the OASIS bundle schema allows them; 2.0 bundles had spec_version).
+	bundle20 := `{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","spec_version":"2.0","objects":[` + `{"type":"ipv4-addr","id":"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4","value":"198.51.100.3"}]}`
+	if _, probs, err := ValidateJSON([]byte(bundle20), Options{}); err != nil || len(probs) != 0 {
+		t.Errorf("bundle with spec_version: %v %v", probs, err)
+	}
+	if _, probs, _ := ValidateJSON([]byte(bundle20), Options{Strict: true}); len(probs) != 1 || probs[0].Severity != Warning || probs[0].Path != "spec_version" {
+		t.Errorf("bundle with spec_version, strict: want one warning at spec_version, got %v", probs)
 	}
 	for _, bad := range []string{``, `1`, `"x"`, `{`, `[1]`, `{"type":"bundle","objects":[1]}`} {
 		if _, _, err := ValidateJSON([]byte(bad), Options{}); err == nil {

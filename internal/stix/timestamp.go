@@ -52,7 +52,9 @@ func parseTS(b []byte) (t time.Time, frac int, ok bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, 0, false
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
+	// Seconds may be 60: RFC 3339 (§5.6 time-second) allows a leap
+	// second, and so does the OASIS timestamp schema.
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, 0, false
 	}
 	nsec := 0

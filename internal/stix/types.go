@@ -387,6 +387,7 @@ func newCatalog() *catalog {
 		p("dll_characteristics_hex", kHex), p("size_of_stack_reserve", kInt).atLeast(0),
 		p("size_of_stack_commit", kInt).atLeast(0), p("size_of_heap_reserve", kInt),
 		p("size_of_heap_commit", kInt), p("loader_flags_hex", kHex), p("number_of_rva_and_sizes", kInt), hashes)
+	optHeader.check = checkExtensionNotEmpty
 	peSection := emb("windows-pe-section-type", p("name", kString).required(), p("size", kInt).atLeast(0),
 		p("entropy", kFloat), hashes)
 	file := sco("file", hashes, p("size", kInt).atLeast(0), p("name", kString), p("name_enc", kString),
@@ -410,6 +411,13 @@ func newCatalog() *catalog {
 			p("size_of_optional_header", kInt).atLeast(0), p("characteristics_hex", kHex),
 			p("file_header_hashes", kHashes), p("optional_header", kObject).of(optHeader),
 			p("sections", kObjectList).of(peSection)),
+	}
+	for name, ext := range file.extensions {
+		if name == "windows-pebinary-ext" {
+			ext.check = checkPEBinary
+		} else {
+			ext.check = checkExtensionNotEmpty
+		}
 	}
 	sco("ipv4-addr", p("value", kString).required(), p("resolves_to_refs", kIDList).refsTo("mac-addr"),
 		p("belongs_to_refs", kIDList).refsTo("autonomous-system")).check = checkIPv4
@@ -439,6 +447,9 @@ func newCatalog() *catalog {
 			p("socket_handle", kInt)),
 		"tcp-ext": emb("tcp-ext", p("src_flags_hex", kHex), p("dst_flags_hex", kHex)),
 	}
+	for _, ext := range nt.extensions {
+		ext.check = checkExtensionNotEmpty
+	}
 	proc := sco("process", p("is_hidden", kBool), p("pid", kInt), p("created_time", kTimestamp),
 		p("cwd", kString), p("command_line", kString), p("environment_variables", kDict),
 		p("opened_connection_refs", kIDList).refsTo("network-traffic"),
@@ -454,6 +465,9 @@ func newCatalog() *catalog {
 			p("start_type", kEnum).vocab(v.serviceStartType), p("service_dll_refs", kIDList).refsTo("file"),
 			p("service_type", kEnum).vocab(v.serviceType), p("service_status", kEnum).vocab(v.serviceStatus)),
 	}
+	for _, ext := range proc.extensions {
+		ext.check = checkExtensionNotEmpty
+	}
 	sco("software", p("name", kString).required(), p("cpe", kString), p("swid", kString),
 		p("languages", kStringList), p("vendor", kString), p("version", kString))
 	sco("url", p("value", kString).required()).check = checkURL
@@ -468,11 +482,13 @@ func newCatalog() *catalog {
 		"unix-account-ext": emb("unix-account-ext", p("gid", kInt), p("groups", kStringList),
 			p("home_dir", kString), p("shell", kString)),
 	}
+	ua.extensions["unix-account-ext"].check = checkExtensionNotEmpty
 	regValue := emb("windows-registry-value-type", p("name", kString), p("data", kString),
 		p("data_type", kEnum).vocab(v.registryDatatype))
+	regValue.check = checkExtensionNotEmpty
 	sco("windows-registry-key", p("key", kString), p("values", kObjectList).of(regValue),
 		p("modified_time", kTimestamp), p("creator_user_ref", kID).refsTo("user-account"),
-		p("number_of_subkeys", kInt).atLeast(0)).check = checkAtLeastOne
+		p("number_of_subkeys", kInt).atLeast(0)).check = checkRegistryKey
 	x509ext := emb("x509-v3-extensions-type", p("basic_constraints", kString), p("name_constraints", kString),
 		p("policy_constraints", kString), p("key_usage", kString), p("extended_key_usage", kString),
 		p("subject_key_identifier", kString), p("authority_key_identifier", kString),
@@ -481,6 +497,7 @@ func newCatalog() *catalog {
 		p("inhibit_any_policy", kString), p("private_key_usage_period_not_before", kTimestamp),
 		p("private_key_usage_period_not_after", kTimestamp), p("certificate_policies", kString),
 		p("policy_mappings", kString))
+	x509ext.check = checkExtensionNotEmpty
 	x509 := sco("x509-certificate", p("is_self_signed", kBool), hashes, p("version", kString),
 		p("serial_number", kString), p("signature_algorithm", kString), p("issuer", kString),
 		p("validity_not_before", kTimestamp), p("validity_not_after", kTimestamp), p("subject", kString),

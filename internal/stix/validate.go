@@ -388,9 +388,24 @@ func specName(st *objState) string {
 	return st.spec.name
 }
 
-// unknown handles a property the spec does not define: STIX 2.1 §11.1
-// custom properties (x_ prefix), properties of a toplevel-property-extension
-// (§7.3) and open specs accept any valid name; everything else is an error.
+// commonNames are the common properties of STIX 2.1 (§3.2, §6.1, §7): a
+// name from this list that an object's own table does not have (modified
+// on a marking definition, created on an SCO) is a misused STIX property,
+// not a custom one.
+var commonNames = map[string]bool{
+	"type": true, "id": true, "spec_version": true, "created_by_ref": true, "created": true,
+	"modified": true, "revoked": true, "labels": true, "confidence": true, "lang": true,
+	"external_references": true, "object_marking_refs": true, "granular_markings": true,
+	"defanged": true, "extensions": true,
+}
+
+// unknown handles a property the spec does not define. Properties of a
+// toplevel-property-extension (§7.3), of open specs and x_ names are
+// accepted. On a top-level object any other well-formed name is a custom
+// property (STIX 2.1 §11.1: names MUST be 3-250 of a-z, 0-9 and _, and
+// SHOULD start with x_), so only a warning, unless it is a STIX common
+// property the object type does not have. Inside embedded types and
+// predefined extensions unknown properties are errors.
 func (v *validator) unknown(st *objState, key, val []byte) {
 	v.push(string(key))
 	defer v.pop()
@@ -401,7 +416,11 @@ func (v *validator) unknown(st *objState, key, val []byte) {
 	if st.spec.open || st.toplevel || bytes.HasPrefix(key, []byte("x_")) {
 		return
 	}
-	v.errorf("unknown property %s on %s: custom properties need an x_ prefix or a toplevel-property-extension (STIX 2.1 §11.1, §7.3)", key, specName(st))
+	if st.spec.class != classEmbedded && !commonNames[string(key)] {
+		v.warnf("unknown property %s on %s: custom property names should start with x_ (STIX 2.1 §11.1) or come from a toplevel-property-extension (§7.3)", key, specName(st))
+		return
+	}
+	v.errorf("unknown property %s on %s: not a property of this type (custom properties need an x_ prefix or a toplevel-property-extension, STIX 2.1 §11.1, §7.3)", key, specName(st))
 }
 
 // embedded validates an embedded object (external reference, kill chain
@@ -812,8 +831,8 @@ func (v *validator) hashes(name string, val []byte) {
 		key := keyContent(k, esc)
 		v.push(string(key))
 		switch {
-		case len(key) == 0 || len(key) > 250 || !isASCII(key):
-			v.errorf("%s key %q must be 1 to 250 ASCII characters", name, key)
+		case len(key) < 3 || len(key) > 250 || !dictKeyChars(key):
+			v.errorf("%s key %q must be 3 to 250 characters of a-z, A-Z, 0-9, - and _ (STIX 2.1 §2.7)", name, key)
 		case kindOf(hv) != jString:
 			v.errorf("%s %s must be a string", name, key)
 		default:
@@ -862,10 +881,16 @@ func (v *validator) extensions(st *objState, val []byte) {
 			v.embedded(st.spec.extensions[string(key)], ev)
 		case v.predefinedExtension(key) != "":
 			v.errorf("extension %s applies to %s objects, not %s", key, v.predefinedExtension(key), specName(st))
+		case kindOf(ev) != jObject:
+			v.errorf("extension %s must be an object (the extension instance)", key)
 		case bytes.HasPrefix(key, []byte("x-")):
 			v.warnf("custom extension %s is deprecated in STIX 2.1: use an extension-definition (§7.3)", key)
 		default:
-			v.errorf("unknown extension %q: use a predefined extension or extension-definition--UUID (STIX 2.1 §7.3)", key)
+			// STIX 2.1 §3.2/§6.1: keys SHOULD be an extension-definition id
+			// or a predefined extension name; the OASIS schemas let SCOs
+			// carry producers' own extensions ("producers MAY create their
+			// own").
+			v.warnf("unknown extension %q: keys should be a predefined extension or extension-definition--UUID (STIX 2.1 §3.2, §7.3)", key)
 		}
 		v.pop()
 	}
@@ -963,10 +988,14 @@ func (v *validator) bundle(data []byte) {
 		case "objects":
 			if kindOf(val) != jArray {
 				v.errorf("objects must be a list")
+			} else if it := newArrIter(val, 1); !it.hasNext() {
+				v.errorf("objects must not be an empty list (STIX 2.1 §8: one or more objects)")
 			}
 		default:
-			if !propNameOK(key) || !bytes.HasPrefix(key, []byte("x_")) {
-				v.errorf("unknown property %s on bundle (a STIX 2.1 bundle has only type, id and objects)", key)
+			if !propNameOK(key) {
+				v.errorf("property name %q is invalid on bundle (STIX 2.1 §3.1)", key)
+			} else if !bytes.HasPrefix(key, []byte("x_")) {
+				v.warnf("unknown property %s on bundle (a STIX 2.1 bundle has only type, id and objects, §8)", key)
 			}
 		}
 		v.pop()
