@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/jointcell/jointcell/internal/pattern"
 	"github.com/jointcell/jointcell/internal/stix"
 )
 
@@ -32,7 +33,7 @@ func cmdValidate(_ context.Context, e *env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	opts := stix.Options{Strict: *strict}
+	opts := stix.Options{Strict: *strict, Pattern: pattern.Validate}
 	code := 0
 	for _, name := range fs.Args() {
 		data, err := readInput(e, name)

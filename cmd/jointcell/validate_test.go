@@ -23,6 +23,7 @@ func TestValidateCommand(t *testing.T) {
 	should := write("should.json", `{"type":"ipv4-addr","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}`)
 	notJSON := write("not.json", `hello`)
 	noID := write("noid.json", `{"type":"indicator"}`)
+	badPattern := write("badpattern.json", `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern":"[ipv4-addr:value = '1.2.3.4'","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}`)
 
 	tests := []struct {
 		name  string
@@ -38,6 +39,7 @@ func TestValidateCommand(t *testing.T) {
 		{"should fails strict", []string{"--strict", should}, "", 1, should + ": ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd: id: (should) id", ""},
 		{"stdin", []string{"-"}, `{"type":"mutex","id":"mutex--eba44954-d4e4-5d3b-814c-2b17dd8de300"}`, 1, "-: mutex--eba44954-d4e4-5d3b-814c-2b17dd8de300: name: name is required", ""},
 		{"not json", []string{notJSON}, "", 1, notJSON + ": : : stix:", ""},
+		{"invalid pattern", []string{badPattern}, "", 1, badPattern + ": indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: pattern: pattern is not a valid STIX pattern", ""},
 		{"no id", []string{noID}, "", 1, noID + ": : id: id is required", ""},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, "", 1, "", "jointcell: validate: read"},
 		{"several files", []string{good, bad}, "", 1, bad + ":", ""},

@@ -2,6 +2,7 @@ package stix
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -49,6 +50,10 @@ type Options struct {
 	// them as Warning problems. Without Strict only MUST violations are
 	// reported.
 	Strict bool
+	// Pattern, when set, checks the pattern of every indicator whose
+	// pattern_type is stix (STIX 2.1 §4.7, §9). The STIX package leaves the
+	// patterning language to its own package; callers pass its validator.
+	Pattern func(pattern string) error
 }
 
 // Validate checks one object against STIX 2.1 and returns its problems,
@@ -283,6 +288,35 @@ func (v *validator) object(raw []byte) {
 	}
 	v.members(st, ms)
 	v.objectRules(st)
+	if v.opts.Pattern != nil && string(typ) == "indicator" {
+		v.indicatorPattern(ms)
+	}
+}
+
+// indicatorPattern checks the pattern of an indicator whose pattern_type is
+// stix with the caller's pattern validator.
+func (v *validator) indicatorPattern(ms []member) {
+	var pattern, patternType []byte
+	for _, m := range ms {
+		switch string(m.key) {
+		case "pattern":
+			pattern = m.val
+		case "pattern_type":
+			patternType = m.val
+		}
+	}
+	if pattern == nil || kindOf(pattern) != jString || string(strContent(patternType)) != "stix" {
+		return
+	}
+	var s string
+	if err := json.Unmarshal(pattern, &s); err != nil {
+		return // the property checks already reported it
+	}
+	if err := v.opts.Pattern(s); err != nil {
+		v.push("pattern")
+		v.errorf("pattern is not a valid STIX pattern: %v", err)
+		v.pop()
+	}
 }
 
 // customSpec picks the spec for a type STIX 2.1 does not define, or

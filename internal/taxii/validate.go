@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jointcell/jointcell/internal/pattern"
 	"github.com/jointcell/jointcell/internal/stix"
 )
 
@@ -19,7 +20,7 @@ const maxMessages = 5
 // them would only lose intelligence.
 func invalidObjects(objs []stix.Object) []string {
 	msgs := make([][]string, len(objs))
-	for _, p := range stix.ValidateAll(objs, stix.Options{}) {
+	for _, p := range stix.ValidateAll(objs, stix.Options{Pattern: pattern.Validate}) {
 		if p.Severity != stix.Error {
 			continue
 		}
