@@ -214,3 +214,18 @@ type Store interface {
 	Settings
 	Close() error
 }
+
+// TimestampFormat is how TAXII 2.1 timestamps that the store assigns
+// (date_added) are written: RFC 3339, UTC, microseconds.
+const TimestampFormat = "2006-01-02T15:04:05.000000Z"
+
+// VersionString is the TAXII version of v (TAXII 2.1 §3.4.2, §5.3): the
+// object's modified timestamp, else its created timestamp, exactly as
+// received; an object with neither (an SCO) is versioned by its date_added,
+// which is also what match[version] compares exact values with for it.
+func (v Version) VersionString() string {
+	if s := v.Object.Version(); s != "" {
+		return s
+	}
+	return v.DateAdded.UTC().Format(TimestampFormat)
+}

@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jointcell/jointcell/internal/stix"
+	"github.com/jointcell/jointcell/internal/store"
+)
+
+func fedVersion(t *testing.T, n int) store.Version {
+	t.Helper()
+	raw := fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-000000000000","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}`, n)
+	o, err := stix.DecodeObject([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Version{Object: o, Audience: []string{store.ReaderAnyone}, Origin: "b"}
+}
+
+func TestFederationStore(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	if err := db.CreateCollection(ctx, store.Collection{ID: "c1", Title: "c1", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	p := store.Peer{Name: "b", URL: "http://127.0.0.1:1", User: "u", Token: []byte{1, 2}, PublicKey: make([]byte, 32),
+		Orgs: []string{"identity--x"}, Account: "peer-b", Created: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := db.PutPeer(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Peer(ctx, "b")
+	if err != nil || got.Account != "peer-b" || len(got.Orgs) != 1 || len(got.PublicKey) != 32 || !got.Created.Equal(p.Created) {
+		t.Fatalf("Peer = %+v, %v", got, err)
+	}
+	if _, err := db.Peer(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown peer: %v", err)
+	}
+	if err := db.PutLink(ctx, store.Link{Peer: "nope", Direction: store.Pull, Local: "c1", Remote: "r"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("link to an unknown peer: %v", err)
+	}
+	l := store.Link{Peer: "b", Direction: store.Pull, Local: "c1", Remote: "r"}
+	if err := db.PutLink(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+
+	// Versions, provenance and checkpoint move together.
+	l.Checkpoint = "2026-01-01T00:00:00.000001Z"
+	vs := []store.Version{fedVersion(t, 1), fedVersion(t, 2)}
+	prov := []store.Provenance{{ObjectID: vs[0].Object.ID, Cell: "fp", Peer: "b"}}
+	res, err := db.AddVersionsAt(ctx, "c1", vs, prov, l)
+	if err != nil || res[0].Outcome != store.Added || res[1].Outcome != store.Added {
+		t.Fatalf("AddVersionsAt = %+v, %v", res, err)
+	}
+	// The same page again (a retry after a crash): duplicates, stored once.
+	res, err = db.AddVersionsAt(ctx, "c1", vs, prov, l)
+	if err != nil || res[0].Outcome != store.Duplicate {
+		t.Fatalf("again = %+v, %v", res, err)
+	}
+	links, err := db.ListLinks(ctx)
+	if err != nil || len(links) != 1 || links[0].Checkpoint != l.Checkpoint {
+		t.Fatalf("links = %+v, %v", links, err)
+	}
+	pv, err := db.Provenance(ctx, []string{vs[0].Object.ID, vs[1].Object.ID})
+	if err != nil || len(pv) != 1 || pv[vs[0].Object.ID].Cell != "fp" {
+		t.Fatalf("provenance = %+v, %v", pv, err)
+	}
+	// First provenance wins.
+	if err := db.PutProvenance(ctx, []store.Provenance{{ObjectID: vs[0].Object.ID, Cell: "other", Peer: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if pv, _ := db.Provenance(ctx, []string{vs[0].Object.ID}); pv[vs[0].Object.ID].Cell != "fp" {
+		t.Fatal("provenance was overwritten")
+	}
+
+	// A failing checkpoint (the link vanished) stores nothing.
+	gone := store.Link{Peer: "b", Direction: store.Push, Local: "c1", Remote: "r", Checkpoint: "x"}
+	if _, err := db.AddVersionsAt(ctx, "c1", []store.Version{fedVersion(t, 3)}, nil, gone); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("AddVersionsAt with an unknown link: %v", err)
+	}
+	page, err := db.Query(ctx, "c1", store.Filter{Limit: 10, Versions: []string{"all"}})
+	if err != nil || len(page.Versions) != 2 {
+		t.Fatalf("after a failed AddVersionsAt the collection has %d versions, %v; want 2", len(page.Versions), err)
+	}
+	if page.Versions[0].Origin != "b" {
+		t.Fatalf("origin = %q", page.Versions[0].Origin)
+	}
+}
