@@ -1,0 +1,507 @@
+package access
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jointcell/jointcell/internal/marking"
+	"github.com/jointcell/jointcell/internal/redact"
+	"github.com/jointcell/jointcell/internal/stix"
+	"github.com/jointcell/jointcell/internal/store"
+)
+
+// ErrDenied is returned (wrapped, with a message meant for the client's
+// TAXII status) when Admit refuses an object.
+var ErrDenied = errors.New("denied")
+
+// Querier is the part of store.Objects the policy needs: looking up the
+// existing versions of an object (ownership) and marking definitions.
+type Querier interface {
+	Query(ctx context.Context, collectionID string, f store.Filter) (store.Page, error)
+}
+
+var _ Querier = (store.Objects)(nil)
+
+// PolicyConfig wires a Policy.
+type PolicyConfig struct {
+	// Groups lists the cell's sharing groups (store.Principals.ListGroups).
+	Groups func(ctx context.Context) ([]store.Group, error)
+	// Objects looks up existing versions and marking definitions.
+	Objects Querier
+	// Unmarked is the TLP level of objects without TLP, group or recipient
+	// markings; marking.NoLevel means GREEN (docs/markings.md).
+	Unmarked marking.Level
+	// Redaction picks the egress profile for readers outside the producer's
+	// organisation; nil means no redaction.
+	Redaction *redact.Config
+	// Redactor applies profiles under the cell's redaction key; nil means
+	// no redaction.
+	Redactor *redact.Redactor
+	// GroupsTTL is how long the list of groups is cached; 0 means 10s.
+	GroupsTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives what a read path cannot return: Present failures.
+	Logger *slog.Logger
+}
+
+// Policy decides who sees what, for the TAXII server and every read path.
+// It is safe for concurrent use.
+type Policy struct {
+	cfg   PolicyConfig
+	rules marking.Rules
+
+	mu       sync.RWMutex
+	groups   map[string]marking.Definition // by marking id
+	groupsAt time.Time
+	defs     map[string]knownDef // statement and recipient definitions, by id
+}
+
+// knownDef is a marking definition seen by the policy. Marking definitions
+// are never versioned (STIX 2.1 §7.2.1), so an id means one content for
+// ever and caching it is safe; sum detects a second, different content.
+type knownDef struct {
+	def marking.Definition
+	sum [32]byte
+}
+
+// NewPolicy returns a policy. Groups and Objects may be nil in tests that
+// use neither groups nor stored marking definitions.
+func NewPolicy(cfg PolicyConfig) *Policy {
+	if cfg.GroupsTTL <= 0 {
+		cfg.GroupsTTL = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Policy{
+		cfg:   cfg,
+		rules: marking.Rules{Unmarked: cfg.Unmarked},
+		defs:  map[string]knownDef{},
+	}
+}
+
+// CanRead reports whether p may read collection c: admins always; others
+// when their reader keys meet the collection's ReadBy.
+func (pol *Policy) CanRead(p Principal, c store.Collection) bool {
+	return p.IsAdmin() || marking.Meets(p.Readers, c.ReadBy)
+}
+
+// CanWrite reports whether p may add objects to c: admins always; analysts
+// when their reader keys meet the collection's WriteBy; readers never.
+func (pol *Policy) CanWrite(p Principal, c store.Collection) bool {
+	return p.IsAdmin() || (p.Role == RoleAnalyst && marking.Meets(p.Readers, c.WriteBy))
+}
+
+// Refresh reloads the sharing groups now. The cell calls it after changing
+// a group; otherwise groups are reloaded when older than GroupsTTL.
+func (pol *Policy) Refresh(ctx context.Context) error {
+	if pol.cfg.Groups == nil {
+		return nil
+	}
+	gs, err := pol.cfg.Groups(ctx)
+	if err != nil {
+		return fmt.Errorf("access: load groups: %w", err)
+	}
+	m := make(map[string]marking.Definition, len(gs))
+	for _, g := range gs {
+		d := marking.Definition{ID: g.MarkingID, Kind: marking.KindGroup, Name: g.Name, Members: slices.Clone(g.Members)}
+		m[g.MarkingID] = d
+	}
+	pol.mu.Lock()
+	pol.groups, pol.groupsAt = m, pol.cfg.Now()
+	pol.mu.Unlock()
+	return nil
+}
+
+func (pol *Policy) freshGroups(ctx context.Context) error {
+	pol.mu.RLock()
+	stale := pol.groups == nil || pol.cfg.Now().Sub(pol.groupsAt) > pol.cfg.GroupsTTL
+	pol.mu.RUnlock()
+	if !stale {
+		return nil
+	}
+	return pol.Refresh(ctx)
+}
+
+// cached resolves a marking id without I/O.
+func (pol *Policy) cached(id string) (marking.Definition, bool) {
+	if d, ok := marking.Builtin(id); ok {
+		return d, true
+	}
+	pol.mu.RLock()
+	defer pol.mu.RUnlock()
+	if d, ok := pol.groups[id]; ok {
+		return d, true
+	}
+	if k, ok := pol.defs[id]; ok {
+		return k.def, true
+	}
+	return marking.Definition{}, false
+}
+
+// resolver returns a resolve function for marking.Decide that falls back to
+// looking the definition up in collection collID. Definitions found in the
+// store are cached: their content cannot change.
+func (pol *Policy) resolver(ctx context.Context, collID string) func(string) (marking.Definition, bool) {
+	return func(id string) (marking.Definition, bool) {
+		if d, ok := pol.cached(id); ok {
+			return d, true
+		}
+		if pol.cfg.Objects == nil {
+			return marking.Definition{}, false
+		}
+		page, err := pol.cfg.Objects.Query(ctx, collID, store.Filter{IDs: []string{id}, Versions: []string{"first"}, Limit: 1})
+		if err != nil || len(page.Versions) == 0 {
+			if err != nil {
+				pol.cfg.Logger.Warn("marking lookup failed", "marking", id, "collection", collID, "err", err)
+			}
+			return marking.Definition{}, false
+		}
+		raw := page.Versions[0].Object.Raw
+		d, err := marking.ParseDefinition(raw)
+		if err != nil || d.Kind == marking.KindGroup || d.Kind == marking.KindTLP {
+			// Group markings mean only what the cell's group list says;
+			// a stored look-alike is not a group of this cell.
+			return marking.Definition{}, false
+		}
+		pol.remember(d, raw)
+		return d, true
+	}
+}
+
+// remember caches a statement or recipient definition; it reports false
+// when a different content is already known under the same id.
+func (pol *Policy) remember(d marking.Definition, raw []byte) bool {
+	sum := sha256.Sum256(raw)
+	pol.mu.Lock()
+	defer pol.mu.Unlock()
+	if k, ok := pol.defs[d.ID]; ok {
+		return k.sum == sum
+	}
+	pol.defs[d.ID] = knownDef{def: d, sum: sum}
+	return true
+}
+
+func (pol *Policy) members(groupID string) []string {
+	d, ok := pol.cached(groupID)
+	if !ok || d.Kind != marking.KindGroup {
+		return nil
+	}
+	return d.Members
+}
+
+func denied(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrDenied}, a...)...)
+}
+
+// Admit applies the write rules to one object that p posts to c and returns
+// the version to store with its audience. The rules (docs/markings.md):
+//
+//   - p must be allowed to write to c;
+//   - an organisation publishes only as itself: created_by_ref must be its
+//     identity, and is filled in when missing on objects that have one
+//     (SDOs, SROs and meta objects: those with created; STIX 2.1 §3.2);
+//     admins may publish on behalf of any organisation;
+//   - an object may be versioned or revoked only by its creator: every
+//     stored version of the id in c must have the same created_by_ref;
+//   - marking definitions are never versioned (STIX 2.1 §7.2.1): a second,
+//     different content under a known id is refused;
+//   - every marking reference must resolve; a group marking may be used
+//     only by a member organisation; a recipient marking only by the
+//     organisation that created it (admins are exempt from both);
+//   - the audience comes from the object markings, narrowed by granular
+//     markings on properties that can never be removed (Protected).
+func (pol *Policy) Admit(ctx context.Context, p Principal, c store.Collection, o stix.Object) (store.Version, error) {
+	if !pol.CanWrite(p, c) {
+		return store.Version{}, denied("you may not add objects to this collection")
+	}
+	if err := pol.freshGroups(ctx); err != nil {
+		return store.Version{}, err
+	}
+
+	if o.Type == "marking-definition" {
+		if d, err := marking.ParseDefinition(o.Raw); err == nil && d.Kind == marking.KindTLP {
+			// A canonical TLP definition, as many producers include in
+			// their bundles: it is public and belongs to no member.
+			return store.Version{Object: o, Audience: []string{store.ReaderAnyone}}, nil
+		}
+	}
+
+	producer := o.CreatedByRef
+	switch {
+	case producer == "" && o.Created != "" && p.OrgID != "":
+		var err error
+		if o, err = withCreatedBy(o, p.OrgID); err != nil {
+			return store.Version{}, err
+		}
+		producer = p.OrgID
+	case producer == "":
+		// SCOs have no created_by_ref (STIX 2.1 §6.1); the poster is
+		// the producer for the audience.
+		producer = p.OrgID
+	case producer != p.OrgID && !p.IsAdmin():
+		return store.Version{}, denied("created_by_ref %s is not your organisation's identity %s: an organisation publishes only as itself", producer, p.OrgID)
+	}
+
+	if err := pol.checkHistory(ctx, c, o, producer); err != nil {
+		return store.Version{}, err
+	}
+
+	resolve := pol.resolver(ctx, c.ID)
+	if o.Type == "marking-definition" {
+		if err := pol.admitDefinition(p, o); err != nil {
+			return store.Version{}, err
+		}
+	}
+
+	refs := o.MarkingRefs
+	check := func(ref string) error {
+		d, ok := resolve(ref)
+		if !ok {
+			return denied("unknown marking-definition %s: publish it before, or earlier in the same envelope", ref)
+		}
+		if p.IsAdmin() {
+			return nil
+		}
+		switch d.Kind {
+		case marking.KindGroup:
+			if !slices.Contains(d.Members, producer) {
+				return denied("your organisation is not a member of sharing group %q (%s)", d.Name, ref)
+			}
+		case marking.KindRecipients:
+			if d.CreatedBy != producer {
+				return denied("recipient marking %s was created by another organisation: create your own", ref)
+			}
+		}
+		return nil
+	}
+	for _, ref := range refs {
+		if err := check(ref); err != nil {
+			return store.Version{}, err
+		}
+	}
+	for _, g := range o.Granular {
+		if g.MarkingRef == "" {
+			continue
+		}
+		if err := check(g.MarkingRef); err != nil {
+			return store.Version{}, err
+		}
+	}
+
+	aud, err := marking.Audience(producer, refs, resolve, pol.rules)
+	if err != nil {
+		return store.Version{}, denied("%v", err)
+	}
+	for _, g := range o.Granular {
+		if g.MarkingRef == "" || !slices.ContainsFunc(g.Selectors, func(s string) bool { return Protected(o.Type, s) }) {
+			continue
+		}
+		prop, err := marking.Audience(producer, withRef(refs, g.MarkingRef), resolve, pol.rules)
+		if err != nil {
+			return store.Version{}, denied("%v", err)
+		}
+		aud = marking.Intersect(aud, prop, pol.members)
+	}
+	if o.CreatedByRef == "" && producer != "" {
+		aud = append(aud, marking.ProducerKey(producer))
+		slices.Sort(aud)
+	}
+	if aud == nil {
+		aud = []string{}
+	}
+	return store.Version{Object: o, Audience: aud}, nil
+}
+
+func withRef(refs []string, ref string) []string {
+	out := make([]string, 0, len(refs)+1)
+	return append(append(out, refs...), ref)
+}
+
+// admitDefinition checks a posted marking-definition that is not a
+// canonical TLP one, and makes it resolvable for the objects that follow
+// it in the same envelope.
+func (pol *Policy) admitDefinition(p Principal, o stix.Object) error {
+	d, err := marking.ParseDefinition(o.Raw)
+	if err != nil {
+		return denied("%v", err)
+	}
+	switch d.Kind {
+	case marking.KindGroup:
+		if !p.IsAdmin() {
+			return denied("sharing groups are managed by the cell operator (jointcell group)")
+		}
+		return nil
+	case marking.KindTLP:
+		return nil
+	}
+	if !pol.remember(d, o.Raw) {
+		return denied("marking-definition %s already exists with another content: marking definitions are never versioned", d.ID)
+	}
+	return nil
+}
+
+// checkHistory enforces that only the creator versions an object, and that
+// marking definitions keep one content.
+func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.Object, producer string) error {
+	if pol.cfg.Objects == nil || (o.Created == "" && o.Type != "marking-definition") {
+		return nil
+	}
+	f := store.Filter{IDs: []string{o.ID}, Versions: []string{"all"}, Limit: 200}
+	for {
+		page, err := pol.cfg.Objects.Query(ctx, c.ID, f)
+		if err != nil {
+			return fmt.Errorf("access: admit %s: look up versions: %w", o.ID, err)
+		}
+		for _, v := range page.Versions {
+			if v.Object.CreatedByRef != producer {
+				return denied("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
+			}
+			if o.Type == "marking-definition" && !bytes.Equal(v.Object.Raw, o.Raw) {
+				return denied("marking-definition %s already exists with another content: marking definitions are never versioned", o.ID)
+			}
+		}
+		if !page.More || len(page.Versions) == 0 {
+			return nil
+		}
+		f.AddedAfter = page.Versions[len(page.Versions)-1].DateAdded
+	}
+}
+
+// withCreatedBy inserts created_by_ref as the first property of the raw
+// object, leaving every other byte as received, and decodes it again.
+func withCreatedBy(o stix.Object, identity string) (stix.Object, error) {
+	raw := bytes.TrimSpace(o.Raw)
+	if len(raw) < 2 || raw[0] != '{' {
+		return o, denied("object is not a JSON object")
+	}
+	val, err := json.Marshal(identity)
+	if err != nil {
+		return o, fmt.Errorf("access: created_by_ref: %w", err)
+	}
+	var b bytes.Buffer
+	b.Grow(len(raw) + len(val) + 20)
+	b.WriteString(`{"created_by_ref":`)
+	b.Write(val)
+	if rest := bytes.TrimSpace(raw[1:]); len(rest) > 0 && rest[0] != '}' {
+		b.WriteByte(',')
+	}
+	b.Write(raw[1:])
+	out, err := stix.DecodeObject(b.Bytes())
+	if err != nil {
+		return o, denied("object cannot take a created_by_ref: %v", err)
+	}
+	if out.CreatedByRef != identity {
+		// An empty or null created_by_ref already present (JSON keeps the
+		// last of duplicate keys): refuse rather than store two.
+		return o, denied("created_by_ref is present but empty")
+	}
+	return out, nil
+}
+
+// presentTimeout bounds the marking lookup that Present may need (see
+// presentResolver).
+const presentTimeout = 2 * time.Second
+
+// Present returns the bytes of v that p may see, or false to withhold it:
+//
+//   - admins see every version as stored;
+//   - others must be allowed to read c and their reader keys must meet the
+//     version's audience (the store already filtered on it; this is
+//     defence in depth);
+//   - properties under a granular marking whose audience p is not in are
+//     removed (TAXII 2.1 §8.2.2 lets a server omit what a client may not
+//     see); if one of them is protected the version is withheld, which
+//     Admit's narrowing makes impossible for versions it admitted;
+//   - a reader outside the producer's organisation gets the egress profile
+//     of the collection and its organisation applied.
+func (pol *Policy) Present(p Principal, c store.Collection, v store.Version) ([]byte, bool) {
+	o := v.Object
+	if p.IsAdmin() {
+		return o.Raw, true
+	}
+	if !pol.CanRead(p, c) || !marking.Meets(p.Readers, v.Audience) {
+		return nil, false
+	}
+	producer := o.CreatedByRef
+	if producer == "" {
+		producer = marking.ProducerOf(v.Audience)
+	}
+	var remove []string
+	if len(o.Granular) > 0 {
+		resolve := pol.presentResolver(c.ID)
+		for _, g := range o.Granular {
+			if g.MarkingRef == "" {
+				continue
+			}
+			aud, err := marking.Audience(producer, withRef(o.MarkingRefs, g.MarkingRef), resolve, pol.rules)
+			if err == nil && marking.Meets(p.Readers, aud) {
+				continue
+			}
+			for _, s := range g.Selectors {
+				if Protected(o.Type, s) {
+					pol.cfg.Logger.Warn("withheld: protected property under a granular marking the reader is not cleared for",
+						"object", o.ID, "selector", s, "user", p.UserName)
+					return nil, false
+				}
+				remove = append(remove, s)
+			}
+		}
+	}
+	var prof *redact.Profile
+	if pol.cfg.Redactor != nil && (producer == "" || producer != p.OrgID) {
+		prof = pol.cfg.Redaction.For(c.ID, c.Alias, p.OrgName)
+	}
+	if len(remove) == 0 && prof.IsZero() {
+		return o.Raw, true
+	}
+	r := pol.cfg.Redactor
+	if r == nil {
+		// Removal needs no key; pseudonyms are never produced without one.
+		r = redact.New(nil)
+	}
+	out, err := r.Apply(o.Raw, o.Type, prof, remove)
+	if err != nil {
+		pol.cfg.Logger.Error("withheld: redaction failed", "object", o.ID, "err", err)
+		return nil, false
+	}
+	return out, true
+}
+
+// presentResolver resolves markings for Present, whose signature (fixed by
+// the TAXII server's interface) carries no context. Definitions are nearly
+// always cached (the policy saw them in Admit, or an earlier read looked
+// them up); after a restart the first read of an object with a granular
+// statement or recipient marking looks its definition up once, bounded by
+// presentTimeout. An unresolvable marking hides the property: fail closed.
+func (pol *Policy) presentResolver(collID string) func(string) (marking.Definition, bool) {
+	return func(id string) (marking.Definition, bool) {
+		if d, ok := pol.cached(id); ok {
+			return d, true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), presentTimeout)
+		defer cancel()
+		pol.mu.RLock()
+		loaded := pol.groups != nil
+		pol.mu.RUnlock()
+		if !loaded {
+			_ = pol.freshGroups(ctx)
+			if d, ok := pol.cached(id); ok {
+				return d, true
+			}
+		}
+		return pol.resolver(ctx, collID)(id)
+	}
+}

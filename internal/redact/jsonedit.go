@@ -1,0 +1,370 @@
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// member is one property of a JSON object, its value kept as the exact bytes
+// received so that untouched values are emitted unchanged.
+type member struct {
+	key string
+	val json.RawMessage
+}
+
+// splitObject reads the properties of a JSON object in order. raw must be
+// valid JSON (stored objects were decoded when they were admitted): the
+// scanner finds the extent of each value without decoding it, which keeps
+// the read path cheap, and checks only the structure it walks.
+func splitObject(raw []byte) ([]member, error) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	ms := make([]member, 0, 16)
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return ms, trailing(raw, i+1)
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return nil, errors.New("object key is not a string")
+		}
+		end, err := skipString(raw, i)
+		if err != nil {
+			return nil, err
+		}
+		key, err := decodeString(raw[i:end])
+		if err != nil {
+			return nil, err
+		}
+		i = skipWS(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, errors.New("missing colon")
+		}
+		i = skipWS(raw, i+1)
+		end, err = skipValue(raw, i)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, member{key, json.RawMessage(raw[i:end])})
+		i = skipWS(raw, end)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipWS(raw, i+1)
+			continue
+		}
+		if i < len(raw) && raw[i] == '}' {
+			return ms, trailing(raw, i+1)
+		}
+		return nil, errors.New("unterminated object")
+	}
+}
+
+// splitArray reads the elements of a JSON array (see splitObject).
+func splitArray(raw []byte) ([]json.RawMessage, error) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	var es []json.RawMessage
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return es, trailing(raw, i+1)
+	}
+	for {
+		end, err := skipValue(raw, i)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, json.RawMessage(raw[i:end]))
+		i = skipWS(raw, end)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipWS(raw, i+1)
+			continue
+		}
+		if i < len(raw) && raw[i] == ']' {
+			return es, trailing(raw, i+1)
+		}
+		return nil, errors.New("unterminated array")
+	}
+}
+
+func skipWS(raw []byte, i int) int {
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func trailing(raw []byte, i int) error {
+	if skipWS(raw, i) != len(raw) {
+		return errors.New("data after the value")
+	}
+	return nil
+}
+
+// skipString returns the index just after the string starting at raw[i].
+func skipString(raw []byte, i int) (int, error) {
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, errors.New("unterminated string")
+}
+
+func decodeString(q []byte) (string, error) {
+	if bytes.IndexByte(q, '\\') < 0 {
+		return string(q[1 : len(q)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(q, &s)
+	return s, err
+}
+
+// skipValue returns the index just after the value starting at raw[i].
+func skipValue(raw []byte, i int) (int, error) {
+	if i >= len(raw) {
+		return 0, errors.New("missing value")
+	}
+	switch raw[i] {
+	case '"':
+		return skipString(raw, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(raw); j++ {
+			switch raw[j] {
+			case '"':
+				end, err := skipString(raw, j)
+				if err != nil {
+					return 0, err
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, errors.New("unterminated value")
+	}
+	j := i
+	for j < len(raw) && !strings.ContainsRune(",}] \t\r\n", rune(raw[j])) {
+		j++
+	}
+	if !json.Valid(raw[i:j]) {
+		return 0, errors.New("bad literal")
+	}
+	return j, nil
+}
+
+func joinObject(ms []member) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(quote(m.key))
+		b.WriteByte(':')
+		b.Write(m.val)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func joinArray(es []json.RawMessage) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+// quote encodes s as a JSON string without HTML escaping, so that text the
+// producer wrote is not needlessly rewritten.
+func quote(s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // encoding a string cannot fail
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+func kindOf(raw []byte) byte {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return 0
+	}
+	return raw[0]
+}
+
+// segment is one step of a granular-marking selector (STIX 2.1 §7.2.3.1):
+// a property name, or a list index written [n].
+type segment struct {
+	key   string
+	index int // -1 for a property name
+}
+
+// parseSelector splits a selector such as "external_references.[1].url".
+func parseSelector(sel string) ([]segment, error) {
+	if sel == "" {
+		return nil, fmt.Errorf("empty selector")
+	}
+	parts := strings.Split(sel, ".")
+	segs := make([]segment, 0, len(parts))
+	for _, p := range parts {
+		if strings.HasPrefix(p, "[") && strings.HasSuffix(p, "]") {
+			n, err := strconv.Atoi(p[1 : len(p)-1])
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("selector %q: bad index %q", sel, p)
+			}
+			segs = append(segs, segment{index: n})
+			continue
+		}
+		if p == "" {
+			return nil, fmt.Errorf("selector %q: empty step", sel)
+		}
+		segs = append(segs, segment{key: p, index: -1})
+	}
+	return segs, nil
+}
+
+// removeAt removes the value selected by segs from raw. It reports whether
+// something was removed and whether raw became an empty list or object,
+// which STIX forbids (§3.3: lists must not be empty) and so the caller
+// removes as well.
+func removeAt(raw json.RawMessage, segs []segment) (out json.RawMessage, removed, empty bool, err error) {
+	seg := segs[0]
+	switch kindOf(raw) {
+	case '{':
+		if seg.index >= 0 {
+			return raw, false, false, nil
+		}
+		ms, err := splitObject(raw)
+		if err != nil {
+			return nil, false, false, err
+		}
+		for i, m := range ms {
+			if m.key != seg.key {
+				continue
+			}
+			drop := len(segs) == 1
+			if !drop {
+				v, rm, emp, err := removeAt(m.val, segs[1:])
+				if err != nil || !rm {
+					return raw, false, false, err
+				}
+				ms[i].val, drop = v, emp
+				if !drop {
+					return joinObject(ms), true, false, nil
+				}
+			}
+			ms = append(ms[:i], ms[i+1:]...)
+			return joinObject(ms), true, len(ms) == 0, nil
+		}
+	case '[':
+		if seg.index < 0 {
+			return raw, false, false, nil
+		}
+		es, err := splitArray(raw)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if seg.index >= len(es) {
+			return raw, false, false, nil
+		}
+		drop := len(segs) == 1
+		if !drop {
+			v, rm, emp, err := removeAt(es[seg.index], segs[1:])
+			if err != nil || !rm {
+				return raw, false, false, err
+			}
+			es[seg.index], drop = v, emp
+			if !drop {
+				return joinArray(es), true, false, nil
+			}
+		}
+		es = append(es[:seg.index], es[seg.index+1:]...)
+		return joinArray(es), true, len(es) == 0, nil
+	}
+	return raw, false, false, nil
+}
+
+// compareSelectors orders selectors so that, removed in this order, the
+// removal of a list element never shifts an index another selector still
+// has to use: later elements first, children before parents.
+func compareSelectors(a, b []segment) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		switch {
+		case x.index >= 0 && y.index >= 0:
+			if x.index != y.index {
+				return y.index - x.index
+			}
+		case x.index < 0 && y.index < 0:
+			if c := strings.Compare(x.key, y.key); c != 0 {
+				return -c
+			}
+		default:
+			return x.index - y.index
+		}
+	}
+	return len(b) - len(a)
+}
+
+// shiftSelector adjusts a selector after removed went: it returns ok false
+// when sel was removed with it (sel is removed or lies under it), and
+// decrements the index of sel that follows a removed list element.
+func shiftSelector(sel, removed []segment) ([]segment, bool) {
+	if len(sel) >= len(removed) && prefixEqual(sel, removed) {
+		return nil, false
+	}
+	n := len(removed) - 1
+	last := removed[n]
+	if last.index < 0 || len(sel) <= n || !prefixEqual(sel[:n], removed[:n]) {
+		return sel, true
+	}
+	if sel[n].index > last.index {
+		out := append([]segment(nil), sel...)
+		out[n].index--
+		return out, true
+	}
+	return sel, true
+}
+
+func prefixEqual(sel, prefix []segment) bool {
+	for i := range prefix {
+		if sel[i] != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func formatSelector(segs []segment) string {
+	parts := make([]string, len(segs))
+	for i, s := range segs {
+		if s.index >= 0 {
+			parts[i] = "[" + strconv.Itoa(s.index) + "]"
+		} else {
+			parts[i] = s.key
+		}
+	}
+	return strings.Join(parts, ".")
+}

@@ -1,0 +1,566 @@
+// Package redact minimises what leaves the cell: it removes properties that
+// granular markings hide from a reader, and applies egress profiles that
+// pseudonymise personal data (stable HMAC-SHA256 pseudonyms under a per-cell
+// key), drop properties, and scrub e-mail addresses and telephone numbers
+// from free text. Its configuration is described in docs/privacy.md.
+package redact
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Rule selects a top-level property of objects of one type ("*" for every
+// type), optionally only when other top-level string properties have given
+// values (for example identity_class "individual").
+type Rule struct {
+	Type     string            `json:"type"`
+	Property string            `json:"property"`
+	Where    map[string]string `json:"where,omitempty"`
+}
+
+// Profile is one egress profile. The zero Profile changes nothing.
+type Profile struct {
+	// Pseudonymise replaces string values (or every string of a list) by a
+	// stable pseudonym; values shaped like e-mail addresses get an
+	// e-mail-shaped pseudonym so that they stay valid STIX.
+	Pseudonymise []Rule `json:"pseudonymise,omitempty"`
+	// Drop removes the property.
+	Drop []Rule `json:"drop,omitempty"`
+	// Scrub lists free-text properties (top-level names; a trailing "*" is
+	// a prefix match, as in "x_*") in which every string is scrubbed of
+	// e-mail addresses and telephone numbers.
+	Scrub []string `json:"scrub,omitempty"`
+	// PseudonymiseIDs lists object types (typically SCOs whose
+	// deterministic ids would let a reader confirm a guessed value, STIX
+	// 2.1 §2.9) whose ids are replaced by pseudonymous ids, everywhere:
+	// in the object itself and in every *_ref and *_refs property.
+	PseudonymiseIDs []string `json:"pseudonymise_ids,omitempty"`
+
+	// The byte patterns of the cheap pre-check, built once: the read path
+	// calls Apply for every version it serves.
+	once    sync.Once
+	ruleKey map[string][][]byte // by type ("*" too): `"property"`
+	idKeys  [][]byte            // `"type--`
+}
+
+func (p *Profile) compile() {
+	p.once.Do(func() {
+		p.ruleKey = map[string][][]byte{}
+		for _, rules := range [][]Rule{p.Pseudonymise, p.Drop} {
+			for _, rl := range rules {
+				p.ruleKey[rl.Type] = append(p.ruleKey[rl.Type], []byte(`"`+rl.Property+`"`))
+			}
+		}
+		for _, t := range p.PseudonymiseIDs {
+			p.idKeys = append(p.idKeys, []byte(`"`+t+"--"))
+		}
+	})
+}
+
+// IsZero reports whether the profile changes nothing.
+func (p *Profile) IsZero() bool {
+	return p == nil || (len(p.Pseudonymise) == 0 && len(p.Drop) == 0 && len(p.Scrub) == 0 && len(p.PseudonymiseIDs) == 0)
+}
+
+// Standard is the profile applied by default to readers outside the
+// producer's organisation (docs/privacy.md).
+func Standard() *Profile {
+	return &Profile{
+		Pseudonymise: []Rule{
+			{Type: "email-addr", Property: "value"},
+			{Type: "email-addr", Property: "display_name"},
+			{Type: "user-account", Property: "user_id"},
+			{Type: "user-account", Property: "account_login"},
+			{Type: "user-account", Property: "display_name"},
+			{Type: "identity", Property: "name", Where: map[string]string{"identity_class": "individual"}},
+		},
+		Drop: []Rule{
+			{Type: "identity", Property: "contact_information", Where: map[string]string{"identity_class": "individual"}},
+			{Type: "email-message", Property: "body"},
+		},
+		Scrub:           []string{"description", "x_*"},
+		PseudonymiseIDs: []string{"email-addr", "user-account"},
+	}
+}
+
+// Redactor applies profiles under one cell's key. It is safe for concurrent
+// use.
+type Redactor struct {
+	key []byte
+}
+
+// New returns a Redactor whose pseudonyms are keyed by key (the cell's
+// redaction secret, kept in store.Settings). The same key always gives the
+// same pseudonyms, so analysts of other organisations can still correlate.
+func New(key []byte) *Redactor {
+	return &Redactor{key: slices.Clone(key)}
+}
+
+// mac returns the first n bytes of HMAC-SHA256(key, domain 0x00 value) in
+// hex; the domain separates pseudonyms of different kinds.
+func (r *Redactor) mac(domain, value string, n int) string {
+	m := hmac.New(sha256.New, r.key)
+	m.Write([]byte(domain))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil)[:n])
+}
+
+// PseudonymDomain is the domain of e-mail-shaped pseudonyms: .invalid is
+// reserved (RFC 2606) so a pseudonym can never reach a real mailbox.
+const PseudonymDomain = "pseudonym.invalid"
+
+// Pseudonym returns the stable pseudonym of a value.
+func (r *Redactor) Pseudonym(value string) string {
+	if strings.Contains(value, "@") {
+		return r.email(value)
+	}
+	return "pseudo-" + r.mac("value", value, 8)
+}
+
+func (r *Redactor) email(addr string) string {
+	return "pseudo-" + r.mac("email", strings.ToLower(addr), 8) + "@" + PseudonymDomain
+}
+
+func (r *Redactor) phone(number string) string {
+	digits := strings.Map(func(c rune) rune {
+		if c >= '0' && c <= '9' {
+			return c
+		}
+		return -1
+	}, number)
+	return "[phone pseudo-" + r.mac("phone", digits, 6) + "]"
+}
+
+// ID returns the pseudonymous id for an object id: same type, and a UUID
+// derived from the HMAC with the version 5 and RFC 9562 variant bits set, so
+// that it still passes STIX id validation for SCOs.
+func (r *Redactor) ID(id string) string {
+	typ, _, ok := strings.Cut(id, "--")
+	if !ok {
+		return id
+	}
+	m := hmac.New(sha256.New, r.key)
+	m.Write([]byte("id\x00" + id))
+	u := m.Sum(nil)[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u)
+	return typ + "--" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Apply returns raw with the properties selected by remove (granular-marking
+// selectors, STIX 2.1 §7.2.3.1) taken out, the granular_markings entries of
+// what went removed or re-indexed to match, and then p applied. typ is the
+// object's type. When nothing changes, raw itself is returned, byte for
+// byte; otherwise the object is re-encoded compactly with every untouched
+// value kept as received.
+func (r *Redactor) Apply(raw []byte, typ string, p *Profile, remove []string) ([]byte, error) {
+	if len(remove) == 0 && !r.needed(raw, typ, p) {
+		return raw, nil
+	}
+	ms, err := splitObject(raw)
+	if err != nil {
+		return nil, fmt.Errorf("redact: %w", err)
+	}
+	changed := false
+	if len(remove) > 0 {
+		ms, changed, err = removeSelectors(ms, remove)
+		if err != nil {
+			return nil, fmt.Errorf("redact: %w", err)
+		}
+	}
+	if !p.IsZero() {
+		c, err := r.profile(ms, typ, p)
+		if err != nil {
+			return nil, fmt.Errorf("redact: %w", err)
+		}
+		ms = c.ms
+		changed = changed || c.changed
+		if len(c.dropped) > 0 {
+			// Dropped properties take their granular markings along, as
+			// removed ones do.
+			gone := make([][]segment, len(c.dropped))
+			for i, k := range c.dropped {
+				gone[i] = []segment{{key: k, index: -1}}
+			}
+			if ms, err = fixGranular(ms, gone); err != nil {
+				return nil, fmt.Errorf("redact: %w", err)
+			}
+		}
+	}
+	if !changed {
+		return raw, nil
+	}
+	return joinObject(ms), nil
+}
+
+// needed is a cheap test on the raw bytes: can p change this object at all?
+// It keeps the read path from parsing objects that have nothing to redact.
+func (r *Redactor) needed(raw []byte, typ string, p *Profile) bool {
+	if p.IsZero() {
+		return false
+	}
+	p.compile()
+	for _, t := range [2]string{typ, "*"} {
+		for _, k := range p.ruleKey[t] {
+			if bytes.Contains(raw, k) {
+				return true
+			}
+		}
+	}
+	for _, f := range p.Scrub {
+		if scrubMayChange(raw, f) {
+			return true
+		}
+	}
+	for _, k := range p.idKeys {
+		if bytes.Contains(raw, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func removeSelectors(ms []member, remove []string) ([]member, bool, error) {
+	sels := make([][]segment, 0, len(remove))
+	for _, s := range remove {
+		segs, err := parseSelector(s)
+		if err != nil {
+			return nil, false, err
+		}
+		sels = append(sels, segs)
+	}
+	slices.SortFunc(sels, compareSelectors)
+	if !slices.ContainsFunc(sels, func(s []segment) bool { return len(s) > 1 }) {
+		// Only top-level properties, the common case: no re-parsing.
+		var gone [][]segment
+		ms = slices.DeleteFunc(ms, func(m member) bool {
+			for _, s := range sels {
+				if s[0].index < 0 && s[0].key == m.key {
+					gone = append(gone, s)
+					return true
+				}
+			}
+			return false
+		})
+		if len(gone) == 0 {
+			return ms, false, nil
+		}
+		ms, err := fixGranular(ms, gone)
+		return ms, true, err
+	}
+	obj := json.RawMessage(joinObject(ms))
+	var gone [][]segment
+	for _, segs := range sels {
+		out, rm, _, err := removeAt(obj, segs)
+		if err != nil {
+			return nil, false, err
+		}
+		if rm {
+			obj = out
+			gone = append(gone, segs)
+		}
+	}
+	if len(gone) == 0 {
+		return ms, false, nil
+	}
+	ms, err := splitObject(obj)
+	if err != nil {
+		return nil, false, err
+	}
+	ms, err = fixGranular(ms, gone)
+	return ms, true, err
+}
+
+// fixGranular rewrites granular_markings after removals: a selector that
+// went is dropped, later list indices move down, an entry left without
+// selectors is dropped, and an empty granular_markings goes (STIX 2.1
+// §7.2.3 requires selectors to resolve and lists to be non-empty).
+func fixGranular(ms []member, gone [][]segment) ([]member, error) {
+	i := slices.IndexFunc(ms, func(m member) bool { return m.key == "granular_markings" })
+	if i < 0 {
+		return ms, nil
+	}
+	entries, err := splitArray(ms[i].val)
+	if err != nil {
+		return nil, err
+	}
+	var kept []json.RawMessage
+	for _, e := range entries {
+		em, err := splitObject(e)
+		if err != nil {
+			return nil, err
+		}
+		j := slices.IndexFunc(em, func(m member) bool { return m.key == "selectors" })
+		if j < 0 {
+			kept = append(kept, e)
+			continue
+		}
+		var sels []string
+		if err := json.Unmarshal(em[j].val, &sels); err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, s := range sels {
+			segs, err := parseSelector(s)
+			if err != nil {
+				out = append(out, s)
+				continue
+			}
+			ok := true
+			for _, g := range gone {
+				if segs, ok = shiftSelector(segs, g); !ok {
+					break
+				}
+			}
+			if ok {
+				out = append(out, formatSelector(segs))
+			}
+		}
+		if len(out) == 0 {
+			continue
+		}
+		if slices.Equal(out, sels) {
+			kept = append(kept, e)
+			continue
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, err
+		}
+		em[j].val = b
+		kept = append(kept, joinObject(em))
+	}
+	if len(kept) == 0 {
+		return slices.Delete(ms, i, i+1), nil
+	}
+	ms[i].val = joinArray(kept)
+	return ms, nil
+}
+
+type result struct {
+	ms      []member
+	changed bool
+	dropped []string
+}
+
+func matches(rl Rule, typ string, ms []member, key string) bool {
+	if rl.Property != key || (rl.Type != "*" && rl.Type != typ) {
+		return false
+	}
+	for k, want := range rl.Where {
+		i := slices.IndexFunc(ms, func(m member) bool { return m.key == k })
+		if i < 0 {
+			return false
+		}
+		var got string
+		if json.Unmarshal(ms[i].val, &got) != nil || got != want {
+			return false
+		}
+	}
+	return true
+}
+
+func scrubField(p *Profile, key string) bool {
+	for _, f := range p.Scrub {
+		if pre, ok := strings.CutSuffix(f, "*"); ok {
+			if strings.HasPrefix(key, pre) {
+				return true
+			}
+		} else if f == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Redactor) profile(ms []member, typ string, p *Profile) (result, error) {
+	out := make([]member, 0, len(ms))
+	changed := false
+	var dropped []string
+	for _, m := range ms {
+		drop := slices.ContainsFunc(p.Drop, func(rl Rule) bool { return matches(rl, typ, ms, m.key) })
+		if drop {
+			changed = true
+			dropped = append(dropped, m.key)
+			continue
+		}
+		switch {
+		case slices.ContainsFunc(p.Pseudonymise, func(rl Rule) bool { return matches(rl, typ, ms, m.key) }):
+			v, err := r.mapStrings(m.val, r.Pseudonym)
+			if err != nil {
+				return result{}, err
+			}
+			m.val, changed = v, true
+		case scrubField(p, m.key):
+			v, ch, err := r.walkStrings(m.val, r.scrubText)
+			if err != nil {
+				return result{}, err
+			}
+			if ch {
+				m.val, changed = v, true
+			}
+		}
+		out = append(out, m)
+	}
+	if len(p.PseudonymiseIDs) > 0 {
+		for i, m := range out {
+			var v json.RawMessage
+			var ch bool
+			var err error
+			switch {
+			case m.key == "id" && slices.Contains(p.PseudonymiseIDs, typ):
+				v, ch, err = r.walkStrings(m.val, func(s string) string { return r.ID(s) })
+			case strings.HasSuffix(m.key, "_ref") || strings.HasSuffix(m.key, "_refs"):
+				v, ch, err = r.walkStrings(m.val, func(s string) string { return r.refID(s, p) })
+			case kindOf(m.val) == '{' || kindOf(m.val) == '[':
+				v, ch, err = r.walkRefs(m.val, p)
+			}
+			if err != nil {
+				return result{}, err
+			}
+			if ch {
+				out[i].val, changed = v, true
+			}
+		}
+	}
+	return result{out, changed, dropped}, nil
+}
+
+func (r *Redactor) refID(s string, p *Profile) string {
+	typ, _, ok := strings.Cut(s, "--")
+	if ok && slices.Contains(p.PseudonymiseIDs, typ) {
+		return r.ID(s)
+	}
+	return s
+}
+
+// walkRefs rewrites *_ref and *_refs properties nested anywhere in raw.
+func (r *Redactor) walkRefs(raw json.RawMessage, p *Profile) (json.RawMessage, bool, error) {
+	switch kindOf(raw) {
+	case '{':
+		ms, err := splitObject(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for i, m := range ms {
+			var v json.RawMessage
+			var ch bool
+			if strings.HasSuffix(m.key, "_ref") || strings.HasSuffix(m.key, "_refs") {
+				v, ch, err = r.walkStrings(m.val, func(s string) string { return r.refID(s, p) })
+			} else {
+				v, ch, err = r.walkRefs(m.val, p)
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			if ch {
+				ms[i].val, changed = v, true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		return joinObject(ms), true, nil
+	case '[':
+		es, err := splitArray(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for i, e := range es {
+			v, ch, err := r.walkRefs(e, p)
+			if err != nil {
+				return nil, false, err
+			}
+			if ch {
+				es[i], changed = v, true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		return joinArray(es), true, nil
+	}
+	return raw, false, nil
+}
+
+// mapStrings replaces every string in raw by f of it; a bare number or
+// boolean is replaced by f of its JSON text, so that no personal value
+// survives a rule whatever its JSON type.
+func (r *Redactor) mapStrings(raw json.RawMessage, f func(string) string) (json.RawMessage, error) {
+	v, _, err := r.walkStrings(raw, f)
+	if err != nil {
+		return nil, err
+	}
+	if k := kindOf(v); k != '"' && k != '[' && k != '{' {
+		return quote(f(string(bytes.TrimSpace(v)))), nil
+	}
+	return v, nil
+}
+
+// walkStrings applies f to every string value in raw (object keys are left
+// alone) and reports whether anything changed.
+func (r *Redactor) walkStrings(raw json.RawMessage, f func(string) string) (json.RawMessage, bool, error) {
+	switch kindOf(raw) {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, false, err
+		}
+		t := f(s)
+		if t == s {
+			return raw, false, nil
+		}
+		return quote(t), true, nil
+	case '{':
+		ms, err := splitObject(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for i, m := range ms {
+			v, ch, err := r.walkStrings(m.val, f)
+			if err != nil {
+				return nil, false, err
+			}
+			if ch {
+				ms[i].val, changed = v, true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		return joinObject(ms), true, nil
+	case '[':
+		es, err := splitArray(raw)
+		if err != nil {
+			return nil, false, err
+		}
+		changed := false
+		for i, e := range es {
+			v, ch, err := r.walkStrings(e, f)
+			if err != nil {
+				return nil, false, err
+			}
+			if ch {
+				es[i], changed = v, true
+			}
+		}
+		if !changed {
+			return raw, false, nil
+		}
+		return joinArray(es), true, nil
+	}
+	return raw, false, nil
+}
