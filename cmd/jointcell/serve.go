@@ -1,8 +1,204 @@
 package main
 
-import "context"
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
 
-// PLACEHOLDER: replaced by the real command.
-func cmdServe(_ context.Context, e *env, _ []string) int {
-	return fail(e, "serve: not built yet")
+	"github.com/jointcell/jointcell/internal/access"
+	"github.com/jointcell/jointcell/internal/admin"
+	"github.com/jointcell/jointcell/internal/audit"
+	"github.com/jointcell/jointcell/internal/auth"
+	jcell "github.com/jointcell/jointcell/internal/cell"
+	"github.com/jointcell/jointcell/internal/federation"
+	"github.com/jointcell/jointcell/internal/redact"
+	"github.com/jointcell/jointcell/internal/taxii"
+)
+
+// defaultAddr is loopback only: a new cell is reachable from this machine
+// until its operator decides otherwise with --addr.
+const defaultAddr = "127.0.0.1:8443"
+
+// cmdServe runs a cell: jointcell serve --data DIR. The wiring reads top to
+// bottom: data folder -> audit log -> authentication -> access policy ->
+// TAXII server and admin API -> HTTP server, until ctx is cancelled.
+func cmdServe(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "the cell's data folder, created on first start (required)")
+	addr := fs.String("addr", defaultAddr, "address to listen on (HOST:PORT; port 0 picks a free one)")
+	plain := fs.Bool("http", false, "serve plain HTTP instead of HTTPS (behind a TLS proxy, or for local tests)")
+	certFile := fs.String("tls-cert", "", "certificate file (PEM) instead of the self-signed one")
+	keyFile := fs.String("tls-key", "", "key file (PEM) of --tls-cert")
+	maxContent := fs.Int64("max-content-length", taxii.DefaultMaxContentLength, "largest request body accepted, in bytes (TAXII max_content_length)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	format := fs.String("log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fail(e, "serve: unexpected argument %q", fs.Arg(0))
+	case *data == "":
+		return fail(e, "serve: --data DIR is required")
+	case (*certFile == "") != (*keyFile == ""):
+		return fail(e, "serve: --tls-cert and --tls-key go together")
+	case *maxContent <= 0:
+		return fail(e, "serve: --max-content-length must be positive")
+	case *plain && *certFile != "":
+		return fail(e, "serve: --http and --tls-cert exclude each other")
+	}
+	logger, err := newLogger(e.stderr, *level, *format)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+
+	// The data folder: database, cell key, secrets; on first start the
+	// admin organisation and user.
+	c, err := jcell.Open(ctx, *data, logger)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	defer c.Close()
+	adminToken, err := c.Bootstrap(ctx)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	if adminToken != "" {
+		// Printed at once: should a later step fail, the token exists
+		// and the operator must have it.
+		fmt.Fprintf(e.stdout, "admin token (shown only once, keep it safe): %s\n", adminToken)
+	}
+
+	// TLS unless asked otherwise (TAXII 2.1 §1.6.6).
+	var tlsConf *tls.Config
+	scheme := "http"
+	if !*plain {
+		var fingerprint string
+		if *certFile != "" {
+			tlsConf, fingerprint, err = jcell.LoadTLS(*certFile, *keyFile)
+		} else {
+			tlsConf, fingerprint, err = jcell.TLSConfig(*data)
+		}
+		if err != nil {
+			return fail(e, "serve: %v", err)
+		}
+		scheme = "https"
+		fmt.Fprintf(e.stdout, "TLS certificate SHA-256 fingerprint: %s\n", fingerprint)
+	}
+
+	// The audit log, signed with the cell key; it closes before the store
+	// (defers run in reverse), after the last request has finished.
+	auditLog, err := audit.Open(filepath.Join(*data, jcell.AuditDir), c.Key, audit.Options{Logger: logger})
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	defer func() {
+		if err := auditLog.Close(); err != nil {
+			logger.Error("close audit log", "err", err)
+		}
+	}()
+
+	// Status resources older than their lifetime are deleted hourly; the
+	// purger stops before the store closes.
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		jcell.PurgeStatuses(purgeCtx, c.Store, taxii.DefaultStatusTTL, time.Hour, nil, logger)
+	}()
+	defer func() { stopPurge(); <-purged }()
+
+	metrics := jcell.NewMetrics()
+	st := metrics.CountingStore(c.Store)
+	authn := auth.New(st, auditLog, auth.Options{OnFailure: func() { metrics.AuthFailures.Inc() }, Logger: logger})
+	policy := access.NewPolicy(access.PolicyConfig{
+		Groups:   st.ListGroups,
+		Objects:  st,
+		Redactor: redact.New(c.RedactionKey),
+		Logger:   logger,
+	})
+	// Federation (docs/federation.md): the guard serves peers' accounts
+	// under the federation rules, and the sync loops run until shutdown,
+	// stopping before the audit log and the store close.
+	var taxiiAuthn taxii.Authenticator = authn
+	var taxiiPolicy taxii.Policy = policy
+	var fed *federation.Service
+	if fst, ok := c.Store.(federation.Store); ok {
+		fed = federation.New(federation.Config{Store: fst, Key: c.Key, Policy: policy, Audit: auditLog, Logger: logger})
+		fed.RegisterMetrics(metrics.Registry)
+		guard := fed.Guard(authn, policy)
+		taxiiAuthn, taxiiPolicy, st = guard, guard, fed.Watch(st)
+		fedCtx, stopFed := context.WithCancel(ctx)
+		fedDone := make(chan struct{})
+		go func() { defer close(fedDone); _ = fed.Run(fedCtx) }()
+		defer func() { stopFed(); <-fedDone }()
+	}
+	taxiiServer := taxii.NewServer(taxii.Config{
+		Objects:          st,
+		Collections:      st,
+		Statuses:         st,
+		Authenticator:    taxiiAuthn,
+		Policy:           taxiiPolicy,
+		Auditor:          auditLog,
+		Logger:           logger,
+		CursorKey:        c.CursorKey,
+		MaxContentLength: *maxContent,
+	})
+	adminAPI := admin.New(admin.Config{
+		Manager:  c.Manager(),
+		Auth:     authn,
+		Audit:    auditLog,
+		AuditDir: filepath.Join(*data, jcell.AuditDir),
+		Key:      c.Key.Public().(ed25519.PublicKey),
+		NotFound: taxiiServer,
+		Logger:   logger,
+	})
+	handler := jcell.Handler(jcell.Routes{TAXII: taxiiServer, Admin: adminAPI, Auth: authn, Metrics: metrics})
+	if fed != nil {
+		handler = federation.Mount(handler, fed.Handler(authn))
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	if *plain {
+		logger.Warn("serving plain HTTP: tokens and intelligence cross the network in clear; use it only behind a TLS proxy or on loopback")
+	}
+	logger.Info(fmt.Sprintf("listening on %s://%s", scheme, ln.Addr()))
+	if err := jcell.Serve(ctx, ln, handler, tlsConf, jcell.ServerOptions{}, logger); err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+// newLogger builds the process's logger; it writes to stderr, leaving
+// stdout for what the operator must copy (the admin token, the
+// fingerprint).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
