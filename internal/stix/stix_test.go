@@ -37,6 +37,9 @@ func TestStrict(t *testing.T) {
 		{"property-extension property at top level", `{` + ind + `,` + indID + `,"rank":5,"extensions":{"extension-definition--d83fce45-ef58-4c6c-a3f4-1fbc32e98c6e":{"extension_type":"property-extension","rank":5}}}`, "rank", "should start with x_"},
 		// STIX 2.1 §3.2/§6.1: extension keys SHOULD be an extension
 		// definition id or a predefined extension name.
+		// Marking definitions with second-precision created (the OASIS
+		// schema accepts them; ACS and ATT&CK publish them) are a warning.
+		{"marking created in seconds", `{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--0b6d4e7c-2a3b-4c5d-8e9f-a0b1c2d3e4f5","created":"2017-06-01T00:00:00Z","definition_type":"statement","definition":{"statement":"Copyright 2017"}}`, "created", "should be precise to at least the millisecond"},
 		{"custom extension key", `{"type":"file","id":"file--5a4dbb6f-bd9c-5fb4-9e8b-5f6fd5bd1cc1","name":"a","extensions":{"zip-ext":{"a":"b"}}}`, "extensions.zip-ext", "unknown extension"},
 	}
 	for _, tt := range tests {

@@ -16,6 +16,12 @@ const (
 	kBool
 	kTimestamp   // any precision
 	kTimestampMs // created/modified: at least millisecond precision
+	// kTimestampMsShould is created on a marking definition: STIX 2.1 asks
+	// for millisecond precision, but the OASIS schema for marking
+	// definitions accepts any timestamp and widely shared markings (ACS,
+	// ATT&CK's) have second precision, so refusing them would only break
+	// interoperability. Below millisecond is a warning under strict.
+	kTimestampMsShould
 	kType        // the type property itself
 	kSpecVersion // spec_version: "2.1"
 	kSelfID      // the id property: prefix equal to type
@@ -330,7 +336,7 @@ func newCatalog() *catalog {
 	c.types[lc.name], c.metas[lc.name] = lc, true
 	md := newSpec("marking-definition", classMeta, props(
 		p("type", kType).required(), p("spec_version", kSpecVersion).required(), p("id", kSelfID).required(),
-		createdBy, p("created", kTimestampMs).required(), extRefs, markingRefs, granular, extensions,
+		createdBy, p("created", kTimestampMsShould).required(), extRefs, markingRefs, granular, extensions,
 		p("name", kString), p("definition_type", kString), p("definition", kDict)))
 	md.check = checkMarkingDefinition
 	c.types[md.name], c.metas[md.name] = md, true

@@ -526,8 +526,8 @@ func (v *validator) value(st *objState, p *prop, val []byte) {
 		if k != jBool {
 			v.errorf("%s must be true or false, not %s", p.name, k)
 		}
-	case kTimestamp, kTimestampMs:
-		v.timestamp(p, val, p.kind == kTimestampMs)
+	case kTimestamp, kTimestampMs, kTimestampMsShould:
+		v.timestamp(p, val, p.kind)
 	case kType:
 		if k != jString {
 			v.errorf("type must be a string")
@@ -675,7 +675,7 @@ func isBase64(s []byte) bool {
 	return true
 }
 
-func (v *validator) timestamp(p *prop, val []byte, ms bool) {
+func (v *validator) timestamp(p *prop, val []byte, kind kind) {
 	if kindOf(val) != jString {
 		v.errorf("%s must be a timestamp string, not %s", p.name, kindOf(val))
 		return
@@ -685,8 +685,12 @@ func (v *validator) timestamp(p *prop, val []byte, ms bool) {
 		v.errorf("%s must be an RFC 3339 timestamp in UTC ending in Z, like 2016-05-12T08:17:27.000Z (STIX 2.1 §3.2), not %s", p.name, val)
 		return
 	}
-	if ms && frac < 3 {
+	switch {
+	case frac >= 3:
+	case kind == kTimestampMs:
 		v.errorf("%s must be precise to at least the millisecond (STIX 2.1 §3.2), not %s", p.name, val)
+	case kind == kTimestampMsShould:
+		v.warnf("%s should be precise to at least the millisecond (STIX 2.1 §3.2), not %s", p.name, val)
 	}
 }
 
