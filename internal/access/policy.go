@@ -260,11 +260,6 @@ func (pol *Policy) Admit(ctx context.Context, p Principal, c store.Collection, o
 	}
 
 	resolve := pol.resolver(ctx, c.ID)
-	if o.Type == "marking-definition" {
-		if err := pol.admitDefinition(p, o); err != nil {
-			return store.Version{}, err
-		}
-	}
 
 	refs := o.MarkingRefs
 	check := func(ref string) error {
@@ -321,6 +316,13 @@ func (pol *Policy) Admit(ctx context.Context, p Principal, c store.Collection, o
 	}
 	if aud == nil {
 		aud = []string{}
+	}
+	if o.Type == "marking-definition" {
+		// Last, once every other rule has passed: admitDefinition makes
+		// the definition resolvable, and a refused one must not be.
+		if err := pol.admitDefinition(p, o); err != nil {
+			return store.Version{}, err
+		}
 	}
 	return store.Version{Object: o, Audience: aud}, nil
 }
@@ -423,8 +425,9 @@ const presentTimeout = 2 * time.Second
 //     defence in depth);
 //   - properties under a granular marking whose audience p is not in are
 //     removed (TAXII 2.1 §8.2.2 lets a server omit what a client may not
-//     see); if one of them is protected the version is withheld, which
-//     Admit's narrowing makes impossible for versions it admitted;
+//     see); if one of them is protected the version is withheld, unless
+//     Admit's narrowing named p's organisation in the audience (a group
+//     on a required property expanded to its members when posted);
 //   - a reader outside the producer's organisation gets the egress profile
 //     of the collection and its organisation applied.
 func (pol *Policy) Present(p Principal, c store.Collection, v store.Version) ([]byte, bool) {
@@ -451,6 +454,13 @@ func (pol *Policy) Present(p Principal, c store.Collection, v store.Version) ([]
 				continue
 			}
 			for _, s := range g.Selectors {
+				if Protected(o.Type, s) && p.OrgID != "" && slices.Contains(v.Audience, marking.ReaderOrg(p.OrgID)) {
+					// Admit narrowed the version by this marking and
+					// named the reader's organisation: a group expanded
+					// to its members when the object was posted
+					// (docs/markings.md). They keep the property.
+					continue
+				}
 				if Protected(o.Type, s) {
 					pol.cfg.Logger.Warn("withheld: protected property under a granular marking the reader is not cleared for",
 						"object", o.ID, "selector", s, "user", p.UserName)

@@ -245,20 +245,20 @@ func parseSelector(sel string) ([]segment, error) {
 	return segs, nil
 }
 
-// removeAt removes the value selected by segs from raw. It reports whether
-// something was removed and whether raw became an empty list or object,
-// which STIX forbids (§3.3: lists must not be empty) and so the caller
-// removes as well.
-func removeAt(raw json.RawMessage, segs []segment) (out json.RawMessage, removed, empty bool, err error) {
+// removeAt removes the value selected by segs from raw. It reports the
+// length of the path that went (0 when nothing was removed; shorter than
+// segs when the removal left a list or object empty, which STIX forbids,
+// §3.3, and which went as well) and whether raw itself became empty.
+func removeAt(raw json.RawMessage, segs []segment) (out json.RawMessage, depth int, empty bool, err error) {
 	seg := segs[0]
 	switch kindOf(raw) {
 	case '{':
 		if seg.index >= 0 {
-			return raw, false, false, nil
+			return raw, 0, false, nil
 		}
 		ms, err := splitObject(raw)
 		if err != nil {
-			return nil, false, false, err
+			return nil, 0, false, err
 		}
 		for i, m := range ms {
 			if m.key != seg.key {
@@ -266,44 +266,44 @@ func removeAt(raw json.RawMessage, segs []segment) (out json.RawMessage, removed
 			}
 			drop := len(segs) == 1
 			if !drop {
-				v, rm, emp, err := removeAt(m.val, segs[1:])
-				if err != nil || !rm {
-					return raw, false, false, err
+				v, n, emp, err := removeAt(m.val, segs[1:])
+				if err != nil || n == 0 {
+					return raw, 0, false, err
 				}
 				ms[i].val, drop = v, emp
 				if !drop {
-					return joinObject(ms), true, false, nil
+					return joinObject(ms), n + 1, false, nil
 				}
 			}
 			ms = append(ms[:i], ms[i+1:]...)
-			return joinObject(ms), true, len(ms) == 0, nil
+			return joinObject(ms), 1, len(ms) == 0, nil
 		}
 	case '[':
 		if seg.index < 0 {
-			return raw, false, false, nil
+			return raw, 0, false, nil
 		}
 		es, err := splitArray(raw)
 		if err != nil {
-			return nil, false, false, err
+			return nil, 0, false, err
 		}
 		if seg.index >= len(es) {
-			return raw, false, false, nil
+			return raw, 0, false, nil
 		}
 		drop := len(segs) == 1
 		if !drop {
-			v, rm, emp, err := removeAt(es[seg.index], segs[1:])
-			if err != nil || !rm {
-				return raw, false, false, err
+			v, n, emp, err := removeAt(es[seg.index], segs[1:])
+			if err != nil || n == 0 {
+				return raw, 0, false, err
 			}
 			es[seg.index], drop = v, emp
 			if !drop {
-				return joinArray(es), true, false, nil
+				return joinArray(es), n + 1, false, nil
 			}
 		}
 		es = append(es[:seg.index], es[seg.index+1:]...)
-		return joinArray(es), true, len(es) == 0, nil
+		return joinArray(es), 1, len(es) == 0, nil
 	}
-	return raw, false, false, nil
+	return raw, 0, false, nil
 }
 
 // compareSelectors orders selectors so that, removed in this order, the

@@ -240,6 +240,9 @@ func removeSelectors(ms []member, remove []string) ([]member, bool, error) {
 		sels = append(sels, segs)
 	}
 	slices.SortFunc(sels, compareSelectors)
+	// Once each (two markings may select the same property): a list
+	// element removed twice would take the next element with it.
+	sels = slices.CompactFunc(sels, slices.Equal)
 	if !slices.ContainsFunc(sels, func(s []segment) bool { return len(s) > 1 }) {
 		// Only top-level properties, the common case: no re-parsing.
 		var gone [][]segment
@@ -261,13 +264,15 @@ func removeSelectors(ms []member, remove []string) ([]member, bool, error) {
 	obj := json.RawMessage(joinObject(ms))
 	var gone [][]segment
 	for _, segs := range sels {
-		out, rm, _, err := removeAt(obj, segs)
+		out, n, _, err := removeAt(obj, segs)
 		if err != nil {
 			return nil, false, err
 		}
-		if rm {
+		if n > 0 {
+			// What went may be a list or object the removal emptied:
+			// selectors of it must go too.
 			obj = out
-			gone = append(gone, segs)
+			gone = append(gone, segs[:n])
 		}
 	}
 	if len(gone) == 0 {
