@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"pull":       {"pull a TAXII collection into a bundle", cmdPull},
 		"detect":     {"match telemetry against indicators", cmdDetect},
 		"audit":      {"verify and show the audit log", cmdAudit},
+		"peer":       {"manage federation peers", cmdPeer},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	jcell "github.com/jointcell/jointcell/internal/cell"
 	"github.com/jointcell/jointcell/internal/federation"
 	"github.com/jointcell/jointcell/internal/redact"
+	"github.com/jointcell/jointcell/internal/retention"
 	"github.com/jointcell/jointcell/internal/taxii"
 )
 
@@ -39,6 +41,8 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	certFile := fs.String("tls-cert", "", "certificate file (PEM) instead of the self-signed one")
 	keyFile := fs.String("tls-key", "", "key file (PEM) of --tls-cert")
 	maxContent := fs.Int64("max-content-length", taxii.DefaultMaxContentLength, "largest request body accepted, in bytes (TAXII max_content_length)")
+	redactionFile := fs.String("redaction", "", "egress redaction configuration (JSON, docs/privacy.md); default: the standard profile for every reader outside the producer's organisation")
+	retentionFile := fs.String("retention", "", "retention configuration (JSON, docs/privacy.md); default: keep everything")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	format := fs.String("log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +66,22 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	logger, err := newLogger(e.stderr, *level, *format)
 	if err != nil {
 		return fail(e, "serve: %v", err)
+	}
+	// Privacy settings are read before anything starts, so that a typo
+	// stops the cell instead of silently sharing more than intended.
+	redaction := redact.DefaultConfig()
+	if *redactionFile != "" {
+		if redaction, err = readConfig(*redactionFile, redact.ParseConfig); err != nil {
+			return fail(e, "serve: --redaction: %v", err)
+		}
+	}
+	var retain *retention.Config
+	if *retentionFile != "" {
+		rc, err := readConfig(*retentionFile, retention.ParseConfig)
+		if err != nil {
+			return fail(e, "serve: --retention: %v", err)
+		}
+		retain = &rc
 	}
 
 	// The data folder: database, cell key, secrets; on first start the
@@ -124,11 +144,21 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	st := metrics.CountingStore(c.Store)
 	authn := auth.New(st, auditLog, auth.Options{OnFailure: func() { metrics.AuthFailures.Inc() }, Logger: logger})
 	policy := access.NewPolicy(access.PolicyConfig{
-		Groups:   st.ListGroups,
-		Objects:  st,
-		Redactor: redact.New(c.RedactionKey),
-		Logger:   logger,
+		Groups:    st.ListGroups,
+		Objects:   st,
+		Redaction: redaction,
+		Redactor:  redact.New(c.RedactionKey),
+		Logger:    logger,
 	})
+	// Retention purges (audited) run until shutdown, stopping before the
+	// audit log and the store close.
+	if retain != nil {
+		job := retention.New(c.Store, auditLog, *retain, retention.SystemClock{}, logger)
+		retCtx, stopRet := context.WithCancel(ctx)
+		retDone := make(chan struct{})
+		go func() { defer close(retDone); _ = job.Run(retCtx) }()
+		defer func() { stopRet(); <-retDone }()
+	}
 	// Federation (docs/federation.md): the guard serves peers' accounts
 	// under the federation rules, and the sync loops run until shutdown,
 	// stopping before the audit log and the store close.
@@ -183,6 +213,16 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	}
 	logger.Info("stopped")
 	return 0
+}
+
+// readConfig reads and parses a configuration file.
+func readConfig[T any](path string, parse func([]byte) (T, error)) (T, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return parse(data)
 }
 
 // newLogger builds the process's logger; it writes to stderr, leaving

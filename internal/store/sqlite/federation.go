@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jointcell/jointcell/internal/store"
@@ -39,6 +40,11 @@ func (db *DB) PutPeer(ctx context.Context, p store.Peer) error {
 		return fmt.Errorf("sqlite: put peer %s: %w", p.Name, err)
 	}
 	return nil
+}
+
+// placeholders returns n comma-separated SQL placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // optBytes stores an empty key as NULL.
@@ -254,7 +260,7 @@ func (db *DB) Provenance(ctx context.Context, objectIDs []string) (map[string]st
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := db.r.QueryContext(ctx, `SELECT object_id, cell, peer FROM fed_provenance WHERE object_id IN (`+marks(len(chunk))+`)`, args...)
+		rows, err := db.r.QueryContext(ctx, `SELECT object_id, cell, peer FROM fed_provenance WHERE object_id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: provenance: %w", err)
 		}

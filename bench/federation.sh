@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmarks of federation (internal/federation, through two real cell
+# processes on loopback, see cmd/jointcell/federation_e2e_test.go):
+#
+#   BenchmarkFederationLatency  time from an acknowledged POST in cell A to
+#                               the object being visible in cell B
+#                               (p50-ms, p99-ms; target p99 < 1000 ms)
+#   BenchmarkFederationCatchUp  objects per second B pulls after an outage
+#                               (target >= 50000)
+#   BenchmarkSign, BenchmarkVerify  the per-object provenance cost, the
+#                               baseline the catch-up rate is bounded by
+#
+# Prints the median of COUNT runs of each metric.
+#
+# Usage: bench/federation.sh [COUNT] [SAMPLES] [BACKLOG]
+#   COUNT    runs of each benchmark (default 3)
+#   SAMPLES  POSTs timed per latency run (default 200)
+#   BACKLOG  objects waiting for B after its outage (default 20000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+count=${1:-3}
+samples=${2:-200}
+backlog=${3:-20000}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "# federation benchmarks, count=$count, latency samples=$samples, backlog=$backlog" >&2
+go test ./internal/federation/ -run '^$' -bench 'BenchmarkSign|BenchmarkVerify' -count "$count" | tee -a "$out" >&2
+go test ./cmd/jointcell/ -run '^$' -bench 'BenchmarkFederationLatency' -benchtime "${samples}x" -count "$count" -timeout 1h | tee -a "$out" >&2
+go test ./cmd/jointcell/ -run '^$' -bench 'BenchmarkFederationCatchUp' -benchtime "${backlog}x" -count "$count" -timeout 1h | tee -a "$out" >&2
+
+awk '
+/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name)
+	for (i = 3; i < NF; i += 2) {
+		key = name SUBSEP $(i+1)
+		n[key]++; v[key, n[key]] = $i
+		if (!(key in seen)) { seen[key] = 1; order[++keys] = key }
+	}
+}
+function median(key,   m, i, j, t, a) {
+	m = n[key]
+	for (i = 1; i <= m; i++) a[i] = v[key, i] + 0
+	for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return (m % 2) ? a[(m+1)/2] : (a[m/2] + a[m/2+1]) / 2
+}
+END {
+	printf "\n%-36s %-12s %14s\n", "benchmark", "metric", "median"
+	for (k = 1; k <= keys; k++) {
+		split(order[k], p, SUBSEP)
+		printf "%-36s %-12s %14.3f\n", p[1], p[2], median(order[k])
+	}
+	sk = "BenchmarkSign" SUBSEP "ns/op"; vk = "BenchmarkVerify" SUBSEP "ns/op"
+	ck = "BenchmarkFederationCatchUp" SUBSEP "objects/s"
+	if ((vk in seen) && (ck in seen)) {
+		bound = 1e9 / (median(sk) + median(vk))
+		printf "\ncatch-up / (sign+verify bound on one core): %.3f\n", median(ck) / bound
+	}
+}' "$out"

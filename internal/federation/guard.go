@@ -1,0 +1,305 @@
+package federation
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/jointcell/jointcell/internal/access"
+	"github.com/jointcell/jointcell/internal/marking"
+	"github.com/jointcell/jointcell/internal/stix"
+	"github.com/jointcell/jointcell/internal/store"
+)
+
+// Authenticator identifies the caller of a request (auth.Authenticator).
+type Authenticator interface {
+	Authenticate(r *http.Request) (access.Principal, error)
+}
+
+// Guard wraps the cell's authenticator and policy for the TAXII server so
+// that a peer's account is served under the federation rules: on reads,
+// only what may leave for that peer, signed; on writes, only what verifies
+// and passes the cell's own write rules, remembered as coming from the
+// peer. Every other principal goes straight to the wrapped policy.
+//
+// The peer's account stays an ordinary user: it needs read or write rights
+// on a collection like anyone else. What the guard adds to its reader keys
+// are the keys of the peer cell's organisations (and the groups naming
+// them), which is how a sharing group spanning both cells reaches them.
+type Guard struct {
+	s     *Service
+	authn Authenticator
+	pol   Policy
+}
+
+var _ Policy = (*Guard)(nil)
+
+// Guard returns the wrapper; give it to taxii.NewServer as both
+// Authenticator and Policy.
+func (s *Service) Guard(authn Authenticator, pol Policy) *Guard {
+	return &Guard{s: s, authn: authn, pol: pol}
+}
+
+// peerOf returns the peer whose account p is.
+func (g *Guard) peerOf(ctx context.Context, p access.Principal) (*snapshot, store.Peer, bool) {
+	if p.UserName == "" {
+		return nil, store.Peer{}, false
+	}
+	sn, err := g.s.load(ctx)
+	if err != nil {
+		g.s.log.Error("load peers", "err", err)
+		return nil, store.Peer{}, false
+	}
+	name, ok := sn.byAccount[p.UserName]
+	if !ok && g.s.age() > freshPeers {
+		// A peer added a moment ago must not be served as a plain user
+		// until the next reload: look again, at most every freshPeers.
+		if sn, err = g.s.reload(ctx); err != nil {
+			g.s.log.Error("load peers", "err", err)
+			return nil, store.Peer{}, false
+		}
+		name, ok = sn.byAccount[p.UserName]
+	}
+	if !ok {
+		return nil, store.Peer{}, false
+	}
+	return sn, sn.peers[name], true
+}
+
+// Authenticate authenticates and, for a peer's account, adds the peer
+// cell's reader keys.
+func (g *Guard) Authenticate(r *http.Request) (access.Principal, error) {
+	p, err := g.authn.Authenticate(r)
+	if err != nil {
+		return p, err
+	}
+	if sn, peer, ok := g.peerOf(r.Context(), p); ok && p.Readers != nil {
+		keys := append(slices.Clone(p.Readers), sn.peerKeys(peer)...)
+		slices.Sort(keys)
+		p.Readers = slices.Compact(keys)
+	}
+	return p, nil
+}
+
+// CanRead asks the wrapped policy.
+func (g *Guard) CanRead(p access.Principal, c store.Collection) bool { return g.pol.CanRead(p, c) }
+
+// CanWrite asks the wrapped policy.
+func (g *Guard) CanWrite(p access.Principal, c store.Collection) bool { return g.pol.CanWrite(p, c) }
+
+// Admit admits an object a peer pushes under the federation rules.
+func (g *Guard) Admit(ctx context.Context, p access.Principal, c store.Collection, o stix.Object) (store.Version, error) {
+	sn, peer, ok := g.peerOf(ctx, p)
+	if !ok {
+		return g.pol.Admit(ctx, p, c, o)
+	}
+	if !g.pol.CanWrite(p, c) {
+		return store.Version{}, fmt.Errorf("%w: you may not add objects to this collection", access.ErrDenied)
+	}
+	known, err := g.s.provenanceOf(ctx, []stix.Object{o})
+	if err != nil {
+		return store.Version{}, err
+	}
+	var vr verification
+	vr.sig, vr.err = Verify(o.Raw, sn.keyFor)
+	v, pr, err := g.s.admit(ctx, sn, peer, c, o, known, vr)
+	var rej *Rejection
+	if errors.As(err, &rej) {
+		g.s.rejected(ctx, peer, c.ID, []*Rejection{rej})
+		g.s.count(peer.Name, "in", "rejected", 1)
+		return store.Version{}, fmt.Errorf("%w: %s", access.ErrDenied, rej.Reason)
+	}
+	if err != nil {
+		return store.Version{}, err
+	}
+	// Recorded before the TAXII server stores the version: if that fails,
+	// the provenance is still true (the object did come from that cell).
+	if err := g.s.cfg.Store.PutProvenance(ctx, []store.Provenance{pr}); err != nil {
+		return store.Version{}, fmt.Errorf("federation: %w", err)
+	}
+	return v, nil
+}
+
+// Present serves a peer's account only what may leave for that peer,
+// signed.
+func (g *Guard) Present(p access.Principal, c store.Collection, v store.Version) ([]byte, bool) {
+	sn, peer, ok := g.peerOf(context.Background(), p)
+	if !ok {
+		return g.pol.Present(p, c, v)
+	}
+	b, ok := g.s.egress(sn, peer, v, func() ([]byte, bool) { return g.pol.Present(p, c, v) })
+	if ok {
+		g.s.count(peer.Name, "out", "served", 1)
+	} else {
+		g.s.count(peer.Name, "out", "withheld", 1)
+	}
+	return b, ok
+}
+
+// Info is the answer of GET /federation/info/: who this cell is.
+type Info struct {
+	PublicKey     string            `json:"public_key"`  // base64 of the ed25519 public key
+	Fingerprint   string            `json:"fingerprint"` // hex SHA-256 of it
+	Identity      string            `json:"identity,omitempty"`
+	Organisations []OrgInfo         `json:"organisations,omitempty"`
+	Groups        []json.RawMessage `json:"groups,omitempty"` // signed group marking-definitions naming the caller's cell
+}
+
+// OrgInfo names one organisation of a cell.
+type OrgInfo struct {
+	Name     string `json:"name"`
+	Identity string `json:"identity"`
+}
+
+// InfoPath is where Handler answers; cells fetch it when peering.
+const InfoPath = "/federation/info/"
+
+// Handler serves GET /federation/info/ to authenticated users (as TAXII
+// is authenticated): the cell's public key, identity and organisations
+// (the caller's own organisation left out: it stands for the calling
+// cell), and, for a peer's account, the sharing groups that name one of
+// the peer's organisations, signed, so that the peer can honour them.
+// Mount it at /federation/ beside the TAXII server.
+func (s *Service) Handler(authn Authenticator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeErr := func(code int, title string) {
+			w.Header().Set("Content-Type", "application/json")
+			if code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Basic realm="jointcell", Bearer realm="jointcell"`)
+			}
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]string{"title": title, "http_status": fmt.Sprint(code)})
+		}
+		if r.URL.Path != InfoPath && r.URL.Path != "/federation/key" {
+			writeErr(http.StatusNotFound, "not found")
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeErr(http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		p, err := authn.Authenticate(r)
+		if err != nil {
+			writeErr(http.StatusUnauthorized, "authentication required")
+			return
+		}
+		info, err := s.info(r.Context(), p)
+		if err != nil {
+			s.log.Error("federation info", "err", err)
+			writeErr(http.StatusInternalServerError, "internal error")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_ = json.NewEncoder(w).Encode(info)
+	})
+}
+
+func (s *Service) info(ctx context.Context, p access.Principal) (Info, error) {
+	sn, err := s.load(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	pub := s.cfg.Key.Public().(ed25519.PublicKey)
+	info := Info{PublicKey: base64.StdEncoding.EncodeToString(pub), Fingerprint: s.fp, Identity: sn.identity}
+	orgs, err := s.cfg.Store.ListOrganisations(ctx)
+	if err != nil {
+		return Info{}, fmt.Errorf("federation: info: %w", err)
+	}
+	for _, o := range orgs {
+		if o.Name == p.OrgName {
+			continue
+		}
+		info.Organisations = append(info.Organisations, OrgInfo{Name: o.Name, Identity: o.IdentityID})
+	}
+	if name, ok := sn.byAccount[p.UserName]; ok {
+		peer := sn.peers[name]
+		for _, g := range sn.groups {
+			if !slices.ContainsFunc(g.Members, func(m string) bool { return slices.Contains(peer.Orgs, m) }) {
+				continue
+			}
+			signed, err := Sign(g.Definition, s.cfg.Key, sn.identity)
+			if err != nil {
+				return Info{}, fmt.Errorf("federation: info: group %s: %w", g.Name, err)
+			}
+			info.Groups = append(info.Groups, signed)
+		}
+	}
+	return info, nil
+}
+
+// installGroups makes the sharing groups a peer shares with this cell
+// known here, as groups named PEER.NAME, so that objects marked with them
+// get the right audience and members of this cell the right reader keys.
+// A peer may define or revise only groups it introduced: a group of this
+// cell, or of another peer, with the same marking id is left alone.
+func (s *Service) installGroups(ctx context.Context, sn *snapshot, p store.Peer, defs []json.RawMessage) (int, error) {
+	n := 0
+	for _, raw := range defs {
+		sig, err := Verify(raw, sn.keyFor)
+		if err != nil || sig.Cell != Fingerprint(p.PublicKey) {
+			s.log.Warn("ignored a group definition that the peer did not sign", "peer", p.Name, "err", err)
+			continue
+		}
+		d, err := marking.ParseDefinition(raw)
+		if err != nil || d.Kind != marking.KindGroup {
+			continue
+		}
+		name := groupName(p.Name, d.Name)
+		var existing *store.Group
+		for i, g := range sn.groups {
+			if g.MarkingID == d.ID {
+				existing = &sn.groups[i]
+			}
+		}
+		if existing != nil {
+			if existing.Name != name {
+				continue
+			}
+			od, err := marking.ParseDefinition(existing.Definition)
+			if err == nil && od.Revision >= d.Revision {
+				continue
+			}
+		}
+		g := store.Group{Name: name, MarkingID: d.ID, Members: d.Members, Definition: raw}
+		if err := s.cfg.Store.PutGroup(ctx, g); err != nil {
+			return n, fmt.Errorf("federation: install group %s: %w", name, err)
+		}
+		n++
+	}
+	if n > 0 {
+		if r, ok := s.cfg.Policy.(refresher); ok {
+			if err := r.Refresh(ctx); err != nil {
+				return n, err
+			}
+		}
+		if _, err := s.reload(ctx); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// groupName is the local name of a peer's group: PEER.NAME, cut to the
+// 64 characters names may have.
+func groupName(peer, name string) string {
+	n := peer + "." + name
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	return n
+}
+
+// Mount serves /federation/ with fed and everything else with h.
+func Mount(h, fed http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/federation/", fed)
+	mux.Handle("/", h)
+	return mux
+}

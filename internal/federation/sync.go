@@ -1,0 +1,515 @@
+package federation
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jointcell/jointcell/internal/stix"
+	"github.com/jointcell/jointcell/internal/store"
+	"github.com/jointcell/jointcell/internal/taxii"
+)
+
+// maxAttempts is how often a batch with transient rejections (a signature
+// broken in transit) is fetched or sent again before the link moves on,
+// so that one bad object cannot stall a link for ever.
+const maxAttempts = 5
+
+// Run runs the sync loops until ctx is cancelled: one goroutine per link,
+// started and stopped as links appear and disappear (the CLI adds them
+// while the server runs), plus the refresh of the groups peers share.
+func (s *Service) Run(ctx context.Context) error {
+	type worker struct{ cancel context.CancelFunc }
+	workers := map[string]worker{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, w := range workers {
+			w.cancel()
+		}
+		wg.Wait()
+	}()
+	groupsAt := map[string]time.Time{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		sn, err := s.reload(ctx)
+		var links []store.Link
+		if err == nil {
+			links, err = s.cfg.Store.ListLinks(ctx)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("load links", "err", err)
+		} else {
+			seen := map[string]bool{}
+			for _, l := range links {
+				k := l.Key()
+				seen[k] = true
+				if _, ok := workers[k]; ok {
+					continue
+				}
+				wctx, cancel := context.WithCancel(ctx)
+				workers[k] = worker{cancel: cancel}
+				wg.Add(1)
+				go func(l store.Link) {
+					defer wg.Done()
+					s.runLink(wctx, l)
+				}(l)
+			}
+			for k, w := range workers {
+				if !seen[k] {
+					w.cancel()
+					delete(workers, k)
+				}
+			}
+			for name, p := range sn.peers {
+				if p.PublicKey == nil || p.URL == "" || time.Since(groupsAt[name]) < 10*time.Second {
+					continue
+				}
+				groupsAt[name] = time.Now()
+				if err := s.SyncGroups(ctx, name); err != nil && ctx.Err() == nil {
+					s.log.Debug("sync groups", "peer", name, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// SyncGroups fetches the sharing groups peer shares with this cell and
+// installs them.
+func (s *Service) SyncGroups(ctx context.Context, peer string) error {
+	sn, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	p, ok := sn.peers[peer]
+	if !ok {
+		return fmt.Errorf("federation: no peer %q: %w", peer, store.ErrNotFound)
+	}
+	hc, err := s.httpClient(p)
+	if err != nil {
+		return err
+	}
+	token, err := OpenToken(s.cfg.Key, p.Token)
+	if err != nil {
+		return err
+	}
+	info, err := FetchInfo(ctx, hc, p.URL, p.User, token)
+	if err != nil {
+		return err
+	}
+	n, err := s.installGroups(ctx, sn, p, info.Groups)
+	if n > 0 {
+		s.log.Info("installed sharing groups from peer", "peer", peer, "groups", n)
+	}
+	return err
+}
+
+// FetchInfo asks a cell who it is (GET /federation/info/).
+func FetchInfo(ctx context.Context, hc *http.Client, baseURL, user, token string) (Info, error) {
+	u := strings.TrimSuffix(baseURL, "/")
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.IndexByte(u[i+3:], '/'); j >= 0 {
+			u = u[:i+3+j] // the server root: the info path is absolute
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+InfoPath, nil)
+	if err != nil {
+		return Info{}, fmt.Errorf("federation: info: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if user != "" {
+		req.SetBasicAuth(user, token)
+	} else if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Info{}, fmt.Errorf("federation: info: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Info{}, fmt.Errorf("federation: info: %s answered %s", u+InfoPath, resp.Status)
+	}
+	var info Info
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 16<<20)).Decode(&info); err != nil {
+		return Info{}, fmt.Errorf("federation: info: %w", err)
+	}
+	return info, nil
+}
+
+// HTTPClient builds the HTTP client for a peer's TLS settings.
+func HTTPClient(caFile string, insecure bool, timeout time.Duration) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // opt-in for self-signed test peers
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("federation: read CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("federation: %s holds no PEM certificate", caFile)
+		}
+		tc.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+func (s *Service) httpClient(p store.Peer) (*http.Client, error) {
+	return HTTPClient(p.CAFile, p.Insecure, s.cfg.ClientTimeout)
+}
+
+// client builds the TAXII client of a peer.
+func (s *Service) client(p store.Peer) (*taxii.Client, error) {
+	token, err := OpenToken(s.cfg.Key, p.Token)
+	if err != nil {
+		return nil, err
+	}
+	return taxii.NewClient(taxii.ClientConfig{
+		BaseURL: p.URL, User: p.User, Token: token, CAFile: p.CAFile, Insecure: p.Insecure,
+		Timeout: s.cfg.ClientTimeout, StatusWait: 30 * time.Second, UserAgent: "jointcell-federation",
+	})
+}
+
+// runLink syncs one link until ctx ends, retrying with exponential
+// backoff and jitter.
+func (s *Service) runLink(ctx context.Context, l store.Link) {
+	log := s.log.With("peer", l.Peer, "direction", l.Direction, "local", l.Local, "remote", l.Remote)
+	log.Info("sync link started")
+	var wake chan struct{}
+	if l.Direction == store.Push {
+		wake = s.subscribe()
+		defer s.unsubscribe(wake)
+	}
+	fails, attempts := 0, 0
+	for {
+		var (
+			more bool
+			err  error
+		)
+		if l.Direction == store.Pull {
+			more, err = s.pullOnce(ctx, l, &attempts)
+		} else {
+			more, err = s.pushOnce(ctx, l, &attempts)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wait := s.cfg.PollInterval
+		if l.Direction == store.Push {
+			wait = 5 * s.cfg.PollInterval
+		}
+		if err != nil {
+			fails++
+			if s.m.errors != nil {
+				s.m.errors.Inc(l.Peer, l.Direction)
+			}
+			wait = min(s.cfg.MaxBackoff, s.cfg.PollInterval<<min(fails, 10))
+			wait = wait/2 + rand.N(wait/2+1)
+			if fails == 1 || fails%10 == 0 {
+				log.Warn("sync failed; retrying", "err", err, "attempt", fails, "wait", wait)
+			} else {
+				log.Debug("sync failed; retrying", "err", err, "attempt", fails, "wait", wait)
+			}
+			s.noteError(ctx, l, err)
+		} else {
+			fails = 0
+			if more {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// link reloads the stored state of l.
+func (s *Service) link(ctx context.Context, l store.Link) (store.Link, error) {
+	links, err := s.cfg.Store.ListLinks(ctx)
+	if err != nil {
+		return l, fmt.Errorf("federation: %w", err)
+	}
+	for _, x := range links {
+		if x.Key() == l.Key() {
+			return x, nil
+		}
+	}
+	return l, fmt.Errorf("federation: link %s: %w", l.Key(), store.ErrNotFound)
+}
+
+func (s *Service) noteError(ctx context.Context, l store.Link, cause error) {
+	cur, err := s.link(ctx, l)
+	if err != nil {
+		return
+	}
+	cur.LastError = cause.Error()
+	if len(cur.LastError) > 500 {
+		cur.LastError = cur.LastError[:500]
+	}
+	cur.LastErrorAt = s.cfg.Now()
+	if err := s.cfg.Store.UpdateLink(ctx, cur); err != nil && ctx.Err() == nil {
+		s.log.Error("record link error", "link", l.Key(), "err", err)
+	}
+}
+
+// errTransient stops a pull after a page with objects whose signature
+// broke in transit: the page is fetched again.
+var errTransient = errors.New("objects failed verification; fetching again")
+
+// pullOnce fetches everything the peer added after the checkpoint, page by
+// page, each page stored with its checkpoint in one transaction. It
+// reports whether it stopped early with more to fetch.
+func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bool, error) {
+	sn, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	p, ok := sn.peers[l.Peer]
+	if !ok {
+		return false, fmt.Errorf("federation: peer %q is gone", l.Peer)
+	}
+	cur, err := s.link(ctx, l)
+	if err != nil {
+		return false, err
+	}
+	coll, err := s.cfg.Store.Collection(ctx, cur.Local)
+	if err != nil {
+		return false, fmt.Errorf("federation: local collection %s: %w", cur.Local, err)
+	}
+	c, err := s.client(p)
+	if err != nil {
+		return false, err
+	}
+	f := taxii.Filter{AddedAfter: cur.Checkpoint, Limit: s.cfg.PageSize, Versions: []string{"all"}}
+	err = c.Iterate(ctx, cur.Remote, f, func(page *taxii.ObjectsPage) error {
+		start := time.Now()
+		objs := make([]stix.Object, 0, len(page.Objects))
+		var rejects []*Rejection
+		for _, raw := range page.Objects {
+			o, err := stix.DecodeObject(raw)
+			if err != nil {
+				rejects = append(rejects, &Rejection{ID: "?", Reason: "not a STIX object: " + err.Error(), Transient: true})
+				continue
+			}
+			objs = append(objs, o)
+		}
+		vs, prov, more, err := s.admitAll(ctx, sn, p, coll, objs)
+		if err != nil {
+			return err
+		}
+		rejects = append(rejects, more...)
+		transient := false
+		for _, r := range rejects {
+			transient = transient || r.Transient
+		}
+		s.rejected(ctx, p, coll.ID, rejects)
+		next := cur
+		if page.DateAddedLast != "" && (!transient || *attempts+1 >= maxAttempts) {
+			next.Checkpoint = page.DateAddedLast
+		}
+		now := s.cfg.Now()
+		if !transient {
+			next.LastSuccess, next.LastError = now, ""
+		}
+		res, err := s.cfg.Store.AddVersionsAt(ctx, coll.ID, vs, prov, next)
+		if err != nil {
+			return err
+		}
+		added, dup := tally(res)
+		next.Synced += int64(added)
+		if added > 0 {
+			// Synced is written with the next page or status change; a
+			// crash loses only this counter, never data.
+			if err := s.cfg.Store.UpdateLink(ctx, next); err != nil {
+				return err
+			}
+		}
+		cur = next
+		s.count(p.Name, store.Pull, "added", added)
+		s.count(p.Name, store.Pull, "duplicate", dup)
+		s.count(p.Name, store.Pull, "rejected", len(rejects))
+		if s.m.batch != nil {
+			s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Pull)
+		}
+		if len(page.Objects) > 0 {
+			s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", len(page.Objects),
+				"added", added, "duplicates", dup, "rejected", len(rejects), "checkpoint", next.Checkpoint)
+		}
+		if transient && *attempts+1 < maxAttempts {
+			*attempts++
+			return errTransient
+		}
+		*attempts = 0
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("federation: pull %s from %s: %w", l.Remote, l.Peer, err)
+	}
+	return false, nil
+}
+
+func tally(res []store.AddResult) (added, dup int) {
+	for _, r := range res {
+		switch r.Outcome {
+		case store.Added:
+			added++
+		case store.Duplicate:
+			dup++
+		}
+	}
+	return added, dup
+}
+
+// admitAll admits a batch: signatures are verified in parallel (the
+// dearest part), then the write rules run in order, since an object may
+// need a marking definition earlier in the batch.
+func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]store.Version, []store.Provenance, []*Rejection, error) {
+	known, err := s.provenanceOf(ctx, objs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pre := make([]verification, len(objs))
+	workers := max(1, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(objs); i += workers {
+				pre[i].sig, pre[i].err = Verify(objs[i].Raw, sn.keyFor)
+			}
+		}()
+	}
+	wg.Wait()
+	vs := make([]store.Version, 0, len(objs))
+	prov := make([]store.Provenance, 0, len(objs))
+	var rejects []*Rejection
+	for i, o := range objs {
+		v, pr, err := s.admit(ctx, sn, p, coll, o, known, pre[i])
+		var rej *Rejection
+		if errors.As(err, &rej) {
+			rejects = append(rejects, rej)
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		vs = append(vs, v)
+		prov = append(prov, pr)
+	}
+	return vs, prov, rejects, nil
+}
+
+// pushOnce sends one batch of what was added locally after the checkpoint
+// and may leave for the peer. It reports whether more is waiting.
+func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bool, error) {
+	sn, err := s.load(ctx)
+	if err != nil {
+		return false, err
+	}
+	p, ok := sn.peers[l.Peer]
+	if !ok {
+		return false, fmt.Errorf("federation: peer %q is gone", l.Peer)
+	}
+	cur, err := s.link(ctx, l)
+	if err != nil {
+		return false, err
+	}
+	coll, err := s.cfg.Store.Collection(ctx, cur.Local)
+	if err != nil {
+		return false, fmt.Errorf("federation: local collection %s: %w", cur.Local, err)
+	}
+	var after time.Time
+	if cur.Checkpoint != "" {
+		if after, err = time.Parse(time.RFC3339Nano, cur.Checkpoint); err != nil {
+			return false, fmt.Errorf("federation: link %s: bad checkpoint %q", l.Key(), cur.Checkpoint)
+		}
+	}
+	page, err := s.cfg.Store.Query(ctx, coll.ID, store.Filter{AddedAfter: after, Versions: []string{"all"}, Limit: s.cfg.PageSize})
+	if err != nil {
+		return false, fmt.Errorf("federation: push: %w", err)
+	}
+	if len(page.Versions) == 0 {
+		return false, nil
+	}
+	start := time.Now()
+	keys := sn.peerKeys(p)
+	pp := peerPrincipal(p, keys)
+	cc := coll
+	cc.ReadBy = keys // the link is the peer's right to read this collection
+	var out []json.RawMessage
+	for _, v := range page.Versions {
+		b, ok := s.egress(sn, p, v, func() ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) })
+		if ok {
+			out = append(out, b)
+		}
+	}
+	withheld := len(page.Versions) - len(out)
+	next := cur
+	next.Checkpoint = page.Versions[len(page.Versions)-1].DateAdded.UTC().Format(store.TimestampFormat)
+	if len(out) > 0 {
+		c, err := s.client(p)
+		if err != nil {
+			return false, err
+		}
+		st, err := c.AddObjects(ctx, cur.Remote, out)
+		if err != nil {
+			return false, fmt.Errorf("federation: push to %s: %w", l.Peer, err)
+		}
+		if st.Status != taxii.StatusComplete {
+			return false, fmt.Errorf("federation: push to %s: status %s still %s", l.Peer, st.ID, st.Status)
+		}
+		if st.FailureCount > 0 {
+			msg := "rejected by the peer"
+			if len(st.Failures) > 0 {
+				msg = st.Failures[0].ID + ": " + st.Failures[0].Message
+			}
+			*attempts++
+			if *attempts < maxAttempts {
+				return false, fmt.Errorf("federation: push to %s: %d of %d objects failed (%s)", l.Peer, st.FailureCount, len(out), msg)
+			}
+			s.log.Error("push: giving up on objects the peer keeps refusing", "peer", l.Peer, "failed", st.FailureCount, "first", msg)
+			next.LastError, next.LastErrorAt = fmt.Sprintf("%d objects refused: %s", st.FailureCount, msg), s.cfg.Now()
+		}
+		*attempts = 0
+		next.Synced += int64(st.SuccessCount)
+		s.count(p.Name, store.Push, "pushed", st.SuccessCount)
+		s.count(p.Name, store.Push, "rejected", st.FailureCount)
+	}
+	s.count(p.Name, store.Push, "withheld", withheld)
+	next.LastSuccess = s.cfg.Now()
+	if next.LastErrorAt.Before(next.LastSuccess.Add(-time.Millisecond)) {
+		next.LastError = ""
+	}
+	if err := s.cfg.Store.UpdateLink(ctx, next); err != nil {
+		return false, fmt.Errorf("federation: %w", err)
+	}
+	if s.m.batch != nil {
+		s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Push)
+	}
+	s.log.Info("pushed", "peer", p.Name, "local", coll.ID, "remote", cur.Remote, "sent", len(out), "withheld", withheld, "checkpoint", next.Checkpoint)
+	return page.More, nil
+}
