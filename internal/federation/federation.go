@@ -89,6 +89,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	snap    *snapshot
+	ahead   map[string]aheadEntry // read-ahead of Guard.Present, see presentAhead
 	snapAt  time.Time
 	waiters map[chan struct{}]struct{}
 
@@ -317,33 +318,75 @@ func (sn *snapshot) peerKeys(p store.Peer) []string {
 //     always do; AMBER and RED only through a group or recipient marking
 //     naming one of the peer's organisations (marking.Decision.Readers).
 func (s *Service) egress(sn *snapshot, p store.Peer, v store.Version, present func() ([]byte, bool)) ([]byte, bool) {
+	out := s.egressBatch(sn, p, []store.Version{v}, func(store.Version) ([]byte, bool) { return present() })
+	return out[0], out[0] != nil
+}
+
+// egressBatch is egress for several versions: what leaves unsigned by
+// another cell is signed here as one batch (SignBatch), with one ed25519
+// signature. A withheld version has a nil result.
+func (s *Service) egressBatch(sn *snapshot, p store.Peer, vs []store.Version, present func(store.Version) ([]byte, bool)) [][]byte {
+	out := make([][]byte, len(vs))
+	var toSign [][]byte
+	var at []int
+	for i, v := range vs {
+		b, sign, ok := s.egressOne(sn, p, v, present)
+		if !ok {
+			continue
+		}
+		if !sign {
+			out[i] = b
+			continue
+		}
+		toSign = append(toSign, b)
+		at = append(at, i)
+	}
+	if len(toSign) == 0 {
+		return out
+	}
+	var signed [][]byte
+	var errs []error
+	if len(toSign) == 1 {
+		b, err := Sign(toSign[0], s.cfg.Key, sn.identity)
+		signed, errs = [][]byte{b}, []error{err}
+	} else {
+		signed, errs = SignBatch(toSign, s.cfg.Key, sn.identity)
+	}
+	for j, i := range at {
+		if errs[j] != nil {
+			s.log.Error("withheld: cannot sign", "object", vs[i].Object.ID, "peer", p.Name, "err", errs[j])
+			continue
+		}
+		out[i] = signed[j]
+	}
+	return out
+}
+
+// egressOne applies the rules of egress to one version; sign tells
+// whether the bytes still need this cell's signature.
+func (s *Service) egressOne(sn *snapshot, p store.Peer, v store.Version, present func(store.Version) ([]byte, bool)) (b []byte, sign, ok bool) {
 	o := v.Object
 	if v.Origin == p.Name || (o.CreatedByRef != "" && slices.Contains(p.Orgs, o.CreatedByRef)) {
-		return nil, false
+		return nil, false, false
 	}
 	if slices.Contains(o.MarkingRefs, marking.TLP2AmberStrict) {
-		return nil, false
+		return nil, false, false
 	}
 	if !marking.Meets(sn.peerKeys(p), v.Audience) {
-		return nil, false
+		return nil, false, false
 	}
-	b, ok := present()
+	b, ok = present(v)
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	// A version relayed from another cell keeps that cell's signature
 	// when it leaves unchanged, so that its producer stays provable.
 	if fp := signerOf(b); fp != "" && fp != s.fp {
 		if _, err := Verify(b, sn.keyFor); err == nil {
-			return b, true
+			return b, false, true
 		}
 	}
-	signed, err := Sign(b, s.cfg.Key, sn.identity)
-	if err != nil {
-		s.log.Error("withheld: cannot sign", "object", o.ID, "peer", p.Name, "err", err)
-		return nil, false
-	}
-	return signed, true
+	return b, true, true
 }
 
 // peerPrincipal is the principal that stands for peer p in the read path.

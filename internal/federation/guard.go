@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
 	"github.com/jointcell/jointcell/internal/marking"
@@ -117,6 +119,13 @@ func (g *Guard) Admit(ctx context.Context, p access.Principal, c store.Collectio
 	if err != nil {
 		return store.Version{}, err
 	}
+	if len(known) > 0 {
+		stored, err := g.s.storedVersions(ctx, c.ID, known)
+		if err != nil {
+			return store.Version{}, err
+		}
+		v.Object = sameVersion(stored, v.Object)
+	}
 	// Recorded before the TAXII server stores the version: if that fails,
 	// the provenance is still true (the object did come from that cell).
 	if err := g.s.cfg.Store.PutProvenance(ctx, []store.Provenance{pr}); err != nil {
@@ -132,7 +141,7 @@ func (g *Guard) Present(p access.Principal, c store.Collection, v store.Version)
 	if !ok {
 		return g.pol.Present(p, c, v)
 	}
-	b, ok := g.s.egress(sn, peer, v, func() ([]byte, bool) { return g.pol.Present(p, c, v) })
+	b, ok := g.s.presentAhead(sn, peer, p, c, v, g.pol)
 	if ok {
 		g.s.count(peer.Name, "out", "served", 1)
 	} else {
@@ -302,4 +311,71 @@ func Mount(h, fed http.Handler) http.Handler {
 	mux.Handle("/federation/", fed)
 	mux.Handle("/", h)
 	return mux
+}
+
+// aheadEntry is one version presented and signed ahead for a peer.
+type aheadEntry struct {
+	b  []byte
+	at time.Time
+}
+
+// aheadTTL bounds how long a version signed ahead waits for its Present.
+const aheadTTL = 30 * time.Second
+
+// presentAhead serves v to peer account p. The TAXII server presents a
+// page version by version; to sign the page as one batch (one ed25519
+// signature instead of one per object), the first version not yet signed
+// reads the versions that follow it in the collection, as the server's own
+// page query would, presents and signs them together, and keeps them for
+// the calls that follow (for aheadTTL, consumed once).
+func (s *Service) presentAhead(sn *snapshot, peer store.Peer, p access.Principal, c store.Collection, v store.Version, pol Policy) ([]byte, bool) {
+	key := func(v store.Version) string {
+		return peer.Name + "|" + c.ID + "|" + v.Object.ID + "|" + strconv.FormatInt(v.DateAdded.UnixMicro(), 10)
+	}
+	k := key(v)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	e, hit := s.ahead[k]
+	if hit {
+		delete(s.ahead, k)
+	}
+	s.mu.Unlock()
+	if hit && now.Sub(e.at) < aheadTTL {
+		return e.b, e.b != nil
+	}
+	present := func(v store.Version) ([]byte, bool) { return pol.Present(p, c, v) }
+	var vs []store.Version
+	if !v.DateAdded.IsZero() {
+		readers := p.Readers
+		if readers == nil && !p.IsAdmin() {
+			readers = []string{}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		page, err := s.cfg.Store.Query(ctx, c.ID, store.Filter{AddedAfter: v.DateAdded.Add(-time.Microsecond),
+			Versions: []string{"all"}, Limit: s.cfg.PageSize, Readers: readers})
+		cancel()
+		if err == nil && len(page.Versions) > 1 && page.Versions[0].Object.ID == v.Object.ID && page.Versions[0].DateAdded.Equal(v.DateAdded) {
+			vs = page.Versions
+		}
+	}
+	if vs == nil {
+		return s.egress(sn, peer, v, func() ([]byte, bool) { return present(v) })
+	}
+	out := s.egressBatch(sn, peer, vs, present)
+	s.mu.Lock()
+	if s.ahead == nil || len(s.ahead) > 4*s.cfg.PageSize {
+		for k, e := range s.ahead {
+			if now.Sub(e.at) >= aheadTTL {
+				delete(s.ahead, k)
+			}
+		}
+		if s.ahead == nil || len(s.ahead) > 4*s.cfg.PageSize {
+			s.ahead = map[string]aheadEntry{}
+		}
+	}
+	for i := 1; i < len(vs); i++ {
+		s.ahead[key(vs[i])] = aheadEntry{b: out[i], at: now}
+	}
+	s.mu.Unlock()
+	return out[0], out[0] != nil
 }

@@ -1,13 +1,16 @@
 package federation
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jointcell/jointcell/internal/stix"
 )
@@ -47,12 +50,19 @@ type Signature struct {
 	SignedBy string // the signing cell's identity, informative
 }
 
-// sigExt is the body of one provenance extension instance.
+// sigExt is the body of one provenance extension instance. With
+// BatchSize 0 Signature signs the object itself; otherwise it signs the
+// batch's Merkle root (batchMessage) and the object proves its membership
+// with BatchIndex and BatchProof.
 type sigExt struct {
-	ExtensionType string `json:"extension_type"`
-	Cell          string `json:"cell"`
-	Signature     string `json:"signature"`
-	SignedBy      string `json:"signed_by,omitempty"`
+	ExtensionType string   `json:"extension_type"`
+	Cell          string   `json:"cell"`
+	Signature     string   `json:"signature"`
+	SignedBy      string   `json:"signed_by,omitempty"`
+	BatchRoot     string   `json:"batch_root,omitempty"`
+	BatchSize     int      `json:"batch_size,omitempty"`
+	BatchIndex    int      `json:"batch_index,omitempty"`
+	BatchProof    []string `json:"batch_proof,omitempty"`
 }
 
 // Fingerprint is the hex SHA-256 of an ed25519 public key: what operators
@@ -62,119 +72,346 @@ func Fingerprint(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// split decodes raw into its top-level members and removes the provenance
-// extension, returning it (nil when absent). A duplicate member anywhere is
-// an error (stix.Canonicalize checks the whole value).
-func split(raw []byte) (map[string]json.RawMessage, *sigExt, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+var (
+	extKey  = []byte(`"` + Extension + `"`)
+	extsKey = []byte(`"extensions"`)
+)
+
+// canonicalBody appends to dst the JCS form of raw without the provenance
+// extension (and without "extensions" when nothing else is left in it) and
+// returns it with the raw bytes of the extension, nil when absent. A
+// duplicate member anywhere is an error.
+func canonicalBody(dst, raw []byte) (body, ext []byte, err error) {
+	c, err := stix.AppendCanonical(dst, raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	c = c[len(dst):]
+	if len(c) < 2 || c[0] != '{' {
 		return nil, nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	ev, ok := top["extensions"]
-	if !ok {
-		return top, nil, nil
+	ks, _, vs, ve := findMember(c, extsKey)
+	if ks < 0 {
+		return c, nil, nil
 	}
-	var exts map[string]json.RawMessage
-	if err := json.Unmarshal(ev, &exts); err != nil || exts == nil {
+	if c[vs] != '{' {
 		return nil, nil, fmt.Errorf("%w: extensions is not an object", ErrMalformed)
 	}
-	sv, ok := exts[Extension]
-	if !ok {
-		if len(exts) == 0 {
-			// An empty extensions (invalid STIX anyway) is signed as
-			// absent, which is what remains once ours is taken out.
-			delete(top, "extensions")
-		}
-		return top, nil, nil
+	if s, _, evs, eve := findMember(c[vs:ve], extKey); s >= 0 {
+		ext = bytes.Clone(c[vs+evs : vs+eve])
+		n := len(c)
+		c = cutMember(c, vs+s, vs+eve)
+		ve -= n - len(c)
 	}
-	var s sigExt
-	if err := json.Unmarshal(sv, &s); err != nil {
-		return nil, nil, fmt.Errorf("%w: provenance extension: %v", ErrMalformed, err)
+	if ve-vs == 2 {
+		// Empty (an empty extensions is signed as absent, which is what
+		// remains once ours is taken out).
+		c = cutMember(c, ks, ve)
 	}
-	delete(exts, Extension)
-	if len(exts) == 0 {
-		delete(top, "extensions")
-	} else {
-		b, err := json.Marshal(exts)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		top["extensions"] = b
-	}
-	return top, &s, nil
+	return c, ext, nil
 }
 
-// canonical returns the JCS form of the members.
-func canonical(top map[string]json.RawMessage) ([]byte, error) {
-	b, err := json.Marshal(top)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+// findMember finds the member named key (quoted) in the canonical object
+// obj and returns the offsets of its start, of its value and of its end,
+// or -1s.
+func findMember(obj, key []byte) (start, colon, vstart, vend int) {
+	i := 1
+	for i < len(obj) && obj[i] == '"' {
+		ke := skipString(obj, i)
+		ve := skipValue(obj, ke+1)
+		if bytes.Equal(obj[i:ke], key) {
+			return i, ke, ke + 1, ve
+		}
+		if ve >= len(obj) || obj[ve] != ',' {
+			break
+		}
+		i = ve + 1
 	}
-	c, err := stix.Canonicalize(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return c, nil
+	return -1, -1, -1, -1
 }
+
+// cutMember removes the member obj[s:e] and its separating comma, in place.
+func cutMember(obj []byte, s, e int) []byte {
+	switch {
+	case e < len(obj) && obj[e] == ',':
+		e++
+	case obj[s-1] == ',':
+		s--
+	}
+	return append(obj[:s], obj[e:]...)
+}
+
+// skipString returns the offset after the JSON string starting at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the offset after the canonical JSON value at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// addExtension returns the JCS form of body (canonical, without the
+// provenance extension) with ext added as the provenance extension.
+func addExtension(body []byte, ext sigExt) ([]byte, error) {
+	eb, err := json.Marshal(ext)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+len(eb)+len(Extension)+32)
+	if _, _, vs, ve := findMember(body, extsKey); vs >= 0 {
+		out = append(out, body[:vs+1]...)
+		out = append(append(append(out, extKey...), ':'), eb...)
+		if ve-vs > 2 {
+			out = append(out, ',')
+		}
+		out = append(out, body[vs+1:]...)
+	} else {
+		out = append(out, `{"extensions":{`...)
+		out = append(append(append(out, extKey...), ':'), eb...)
+		out = append(out, '}')
+		if len(body) > 2 {
+			out = append(out, ',')
+		}
+		out = append(out, body[1:]...)
+	}
+	return stix.Canonicalize(out)
+}
+
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Sign returns raw signed by key: its JCS canonical form with the
 // provenance extension (replacing any previous one) added. ed25519 and JCS
-// are deterministic, so signing the same object twice gives the same bytes
-// and a version that reaches a cell by two paths is stored once.
+// are deterministic, so signing the same object twice gives the same bytes.
 func Sign(raw []byte, key ed25519.PrivateKey, identity string) ([]byte, error) {
-	if _, err := stix.Canonicalize(raw); err != nil {
-		// Rejects duplicate members, which encoding/json would merge.
-		return nil, fmt.Errorf("federation: sign: %w: %v", ErrMalformed, err)
-	}
-	top, _, err := split(raw)
-	if err != nil {
-		return nil, fmt.Errorf("federation: sign: %w", err)
-	}
-	msg, err := canonical(top)
+	body, _, err := canonicalBody(nil, raw)
 	if err != nil {
 		return nil, fmt.Errorf("federation: sign: %w", err)
 	}
 	ext := sigExt{
 		ExtensionType: "property-extension",
 		Cell:          Fingerprint(key.Public().(ed25519.PublicKey)),
-		Signature:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg)),
+		Signature:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
 		SignedBy:      identity,
 	}
-	exts := map[string]json.RawMessage{}
-	if ev, ok := top["extensions"]; ok {
-		if err := json.Unmarshal(ev, &exts); err != nil {
-			return nil, fmt.Errorf("federation: sign: %w: %v", ErrMalformed, err)
-		}
-	}
-	eb, err := json.Marshal(ext)
+	out, err := addExtension(body, ext)
 	if err != nil {
-		return nil, fmt.Errorf("federation: sign: %w", err)
-	}
-	exts[Extension] = eb
-	if top["extensions"], err = json.Marshal(exts); err != nil {
-		return nil, fmt.Errorf("federation: sign: %w", err)
-	}
-	out, err := canonical(top)
-	if err != nil {
-		return nil, fmt.Errorf("federation: sign: %w", err)
+		return nil, fmt.Errorf("federation: sign: %w: %v", ErrMalformed, err)
 	}
 	return out, nil
+}
+
+// SignBatch signs the objects of raws with one ed25519 signature: over
+// the root of an RFC 6962 Merkle tree whose leaves are the objects' JCS
+// forms without the provenance extension. Each signed object carries the
+// root, the signature and its inclusion proof, so it verifies alone. An
+// object that cannot be signed gets a nil result and its error; the
+// others are signed without it.
+func SignBatch(raws [][]byte, key ed25519.PrivateKey, identity string) ([][]byte, []error) {
+	out := make([][]byte, len(raws))
+	errs := make([]error, len(raws))
+	bodies := make([][]byte, 0, len(raws))
+	idx := make([]int, 0, len(raws))
+	leaves := make([][32]byte, 0, len(raws))
+	for i, raw := range raws {
+		body, _, err := canonicalBody(nil, raw)
+		if err != nil {
+			errs[i] = fmt.Errorf("federation: sign: %w", err)
+			continue
+		}
+		bodies = append(bodies, body)
+		idx = append(idx, i)
+		leaves = append(leaves, leafHash(body))
+	}
+	if len(leaves) == 0 {
+		return out, errs
+	}
+	root, proofs := merkleTree(leaves)
+	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(key, batchMessage(root, len(leaves))))
+	fp := Fingerprint(key.Public().(ed25519.PublicKey))
+	rootB64 := base64.StdEncoding.EncodeToString(root[:])
+	for j, body := range bodies {
+		proof := make([]string, len(proofs[j]))
+		for k, h := range proofs[j] {
+			proof[k] = base64.StdEncoding.EncodeToString(h[:])
+		}
+		ext := sigExt{ExtensionType: "property-extension", Cell: fp, Signature: sig, SignedBy: identity,
+			BatchRoot: rootB64, BatchSize: len(leaves), BatchIndex: j, BatchProof: proof}
+		b, err := addExtension(body, ext)
+		if err != nil {
+			errs[idx[j]] = fmt.Errorf("federation: sign: %w: %v", ErrMalformed, err)
+			continue
+		}
+		out[idx[j]] = b
+	}
+	return out, errs
+}
+
+// batchMessage is what a batch signature signs: a fixed context string,
+// the Merkle root and the number of leaves.
+func batchMessage(root [32]byte, size int) []byte {
+	msg := make([]byte, 0, len(batchContext)+32+8)
+	msg = append(msg, batchContext...)
+	msg = append(msg, root[:]...)
+	return binary.BigEndian.AppendUint64(msg, uint64(size))
+}
+
+const batchContext = "jointcell provenance batch v1\x00"
+
+// leafHash and nodeHash are RFC 6962 §2.1's, with SHA-256.
+func leafHash(body []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{0})
+	h.Write(body)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func nodeHash(l, r [32]byte) [32]byte {
+	var buf [65]byte
+	buf[0] = 1
+	copy(buf[1:], l[:])
+	copy(buf[33:], r[:])
+	return sha256.Sum256(buf[:])
+}
+
+// merkleTree returns the RFC 6962 tree head of leaves and every leaf's
+// audit path (RFC 6962 §2.1.1), deepest sibling first.
+func merkleTree(leaves [][32]byte) ([32]byte, [][][32]byte) {
+	proofs := make([][][32]byte, len(leaves))
+	var build func(lo, hi int) [32]byte
+	build = func(lo, hi int) [32]byte {
+		if hi-lo == 1 {
+			return leaves[lo]
+		}
+		k := 1
+		for k*2 < hi-lo {
+			k *= 2
+		}
+		l, r := build(lo, lo+k), build(lo+k, hi)
+		for i := lo; i < lo+k; i++ {
+			proofs[i] = append(proofs[i], r)
+		}
+		for i := lo + k; i < hi; i++ {
+			proofs[i] = append(proofs[i], l)
+		}
+		return nodeHash(l, r)
+	}
+	return build(0, len(leaves)), proofs
+}
+
+// rootFromPath computes the tree head from a leaf, its index, the tree
+// size and its audit path (RFC 9162 §2.1.3.2); false when the path does
+// not fit the size.
+func rootFromPath(leaf [32]byte, index, size int, path [][32]byte) ([32]byte, bool) {
+	if index < 0 || index >= size {
+		return leaf, false
+	}
+	fn, sn, r := index, size-1, leaf
+	for _, p := range path {
+		if sn == 0 {
+			return r, false
+		}
+		if fn&1 == 1 || fn == sn {
+			r = nodeHash(p, r)
+			if fn&1 == 0 {
+				for fn&1 == 0 && fn != 0 {
+					fn >>= 1
+					sn >>= 1
+				}
+			}
+		} else {
+			r = nodeHash(r, p)
+		}
+		fn >>= 1
+		sn >>= 1
+	}
+	return r, sn == 0
+}
+
+// verifiedRoots caches batch signatures already verified (key, message
+// and signature): a batch's root is checked once, not once per object.
+var verifiedRoots struct {
+	sync.Mutex
+	m map[string]struct{}
+}
+
+func verifyBatchSig(pub ed25519.PublicKey, msg, sig []byte) bool {
+	k := string(pub) + string(msg) + string(sig)
+	verifiedRoots.Lock()
+	_, ok := verifiedRoots.m[k]
+	verifiedRoots.Unlock()
+	if ok {
+		return true
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return false
+	}
+	verifiedRoots.Lock()
+	if verifiedRoots.m == nil || len(verifiedRoots.m) >= 4096 {
+		verifiedRoots.m = make(map[string]struct{}, 64)
+	}
+	verifiedRoots.m[k] = struct{}{}
+	verifiedRoots.Unlock()
+	return true
 }
 
 // Verify checks the provenance signature of raw. keyFor returns the public
 // key of a known cell by fingerprint. It returns ErrUnsigned when raw has
 // no provenance extension, ErrUnknownSigner when the cell is not known,
-// and ErrBadSignature when the signature does not match the content.
+// and ErrBadSignature when the signature (or, for a batch signature, the
+// object's inclusion proof) does not match the content.
 func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
-	if _, err := stix.Canonicalize(raw); err != nil {
-		return Signature{}, fmt.Errorf("federation: verify: %w: %v", ErrMalformed, err)
+	bp := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(bp)
+	body, eb, err := canonicalBody((*bp)[:0], raw)
+	if cap(body) > cap(*bp) && cap(body) <= 1<<20 {
+		*bp = body[:0]
 	}
-	top, s, err := split(raw)
 	if err != nil {
 		return Signature{}, fmt.Errorf("federation: verify: %w", err)
 	}
-	if s == nil {
+	if eb == nil {
 		return Signature{}, ErrUnsigned
+	}
+	var s sigExt
+	if err := json.Unmarshal(eb, &s); err != nil {
+		return Signature{}, fmt.Errorf("federation: verify: %w: provenance extension: %v", ErrMalformed, err)
 	}
 	pub, ok := keyFor(s.Cell)
 	if !ok || len(pub) != ed25519.PublicKeySize {
@@ -184,11 +421,32 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return Signature{}, fmt.Errorf("federation: verify: %w: signature is not base64 of %d bytes", ErrBadSignature, ed25519.SignatureSize)
 	}
-	msg, err := canonical(top)
-	if err != nil {
-		return Signature{}, fmt.Errorf("federation: verify: %w", err)
+	if s.BatchSize == 0 {
+		if !ed25519.Verify(pub, body, sig) {
+			return Signature{}, fmt.Errorf("federation: verify: %w", ErrBadSignature)
+		}
+		return Signature{Cell: s.Cell, SignedBy: s.SignedBy}, nil
 	}
-	if !ed25519.Verify(pub, msg, sig) {
+	var root [32]byte
+	if rb, err := base64.StdEncoding.DecodeString(s.BatchRoot); err != nil || len(rb) != 32 {
+		return Signature{}, fmt.Errorf("federation: verify: %w: batch root is not base64 of 32 bytes", ErrBadSignature)
+	} else {
+		copy(root[:], rb)
+	}
+	if len(s.BatchProof) > 64 {
+		return Signature{}, fmt.Errorf("federation: verify: %w: batch proof too long", ErrBadSignature)
+	}
+	path := make([][32]byte, len(s.BatchProof))
+	for i, p := range s.BatchProof {
+		if n, err := base64.StdEncoding.Decode(path[i][:], []byte(p)); err != nil || n != 32 || len(p) != 44 {
+			return Signature{}, fmt.Errorf("federation: verify: %w: batch proof is not base64 of 32-byte hashes", ErrBadSignature)
+		}
+	}
+	got, ok := rootFromPath(leafHash(body), s.BatchIndex, s.BatchSize, path)
+	if !ok || got != root {
+		return Signature{}, fmt.Errorf("federation: verify: %w: not in the signed batch", ErrBadSignature)
+	}
+	if !verifyBatchSig(pub, batchMessage(root, s.BatchSize), sig) {
 		return Signature{}, fmt.Errorf("federation: verify: %w", ErrBadSignature)
 	}
 	return Signature{Cell: s.Cell, SignedBy: s.SignedBy}, nil
@@ -197,9 +455,25 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 // signerOf returns the fingerprint a provenance extension claims, without
 // verifying it, or "".
 func signerOf(raw []byte) string {
-	_, s, err := split(raw)
-	if err != nil || s == nil {
+	_, eb, err := canonicalBody(nil, raw)
+	if err != nil || eb == nil {
+		return ""
+	}
+	var s sigExt
+	if json.Unmarshal(eb, &s) != nil {
 		return ""
 	}
 	return s.Cell
+}
+
+// sameContent reports whether a and b are the same object apart from
+// their provenance extensions: the same version reached this cell by two
+// paths, signed in different batches.
+func sameContent(a, b []byte) bool {
+	ba, _, err := canonicalBody(nil, a)
+	if err != nil {
+		return false
+	}
+	bb, _, err := canonicalBody(nil, b)
+	return err == nil && bytes.Equal(ba, bb)
 }

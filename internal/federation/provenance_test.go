@@ -177,3 +177,84 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestSignBatch(t *testing.T) {
+	a, b := testKey(1), testKey(2)
+	for _, n := range []int{1, 2, 3, 5, 8, 13, 33} {
+		raws := make([][]byte, n)
+		for i := range raws {
+			raws[i] = []byte(strings.Replace(indicator, "198.51.100.1", "198.51.100."+string(rune('a'+i%26))+strings.Repeat("x", i), 1))
+		}
+		raws[0] = []byte(withExtension)
+		out, errs := SignBatch(raws, a, "identity--3c1a0f7e-4a5b-4c6d-8e9f-0a1b2c3d4e5f")
+		for i, o := range out {
+			if errs[i] != nil {
+				t.Fatalf("n=%d: %v", n, errs[i])
+			}
+			if _, err := Verify(o, keys(a)); err != nil {
+				t.Fatalf("n=%d, object %d: %v\n%s", n, i, err, o)
+			}
+			if _, err := Verify(o, keys(b)); !errors.Is(err, ErrUnknownSigner) {
+				t.Fatalf("n=%d: verified with another key: %v", n, err)
+			}
+			if tampered := bytes.Replace(o, []byte("198.51.100."), []byte("198.51.101."), 1); !errors.Is(mustFail(tampered, a), ErrBadSignature) {
+				t.Fatalf("n=%d, object %d: tampered object verifies", n, i)
+			}
+			single, err := Sign(o, a, "")
+			if err != nil || !sameContent(single, o) {
+				t.Fatalf("n=%d: batch and single signatures differ in content: %v", n, err)
+			}
+		}
+		if n > 1 {
+			// Another object's proof does not fit.
+			var e0, e1 map[string]any
+			_ = json.Unmarshal(out[0], &e0)
+			_ = json.Unmarshal(out[1], &e1)
+			e0["extensions"].(map[string]any)[Extension].(map[string]any)["batch_index"] = 1
+			swapped, _ := json.Marshal(e0)
+			if !errors.Is(mustFail(swapped, a), ErrBadSignature) {
+				t.Fatalf("n=%d: a wrong index verifies", n)
+			}
+		}
+	}
+	out, errs := SignBatch([][]byte{[]byte(`[1]`), []byte(indicator)}, a, "")
+	if errs[0] == nil || out[0] != nil || errs[1] != nil {
+		t.Fatalf("SignBatch with a bad object: %v", errs)
+	}
+	if _, err := Verify(out[1], keys(a)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustFail(raw []byte, k ed25519.PrivateKey) error {
+	_, err := Verify(raw, keys(k))
+	return err
+}
+
+func BenchmarkSignBatch(b *testing.B) {
+	k := testKey(1)
+	raws := make([][]byte, 1000)
+	for i := range raws {
+		raws[i] = []byte(indicator)
+	}
+	for b.Loop() {
+		SignBatch(raws, k, "identity--3c1a0f7e-4a5b-4c6d-8e9f-0a1b2c3d4e5f")
+	}
+	b.ReportMetric(float64(b.N*len(raws))/b.Elapsed().Seconds(), "objects/s")
+}
+
+func BenchmarkVerifyBatch(b *testing.B) {
+	k := testKey(1)
+	raws := make([][]byte, 1000)
+	for i := range raws {
+		raws[i] = []byte(indicator)
+	}
+	signed, _ := SignBatch(raws, k, "")
+	i := 0
+	for b.Loop() {
+		if _, err := Verify(signed[i%len(signed)], keys(k)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -339,14 +341,7 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 			return err
 		}
 		added, dup := tally(res)
-		next.Synced += int64(added)
-		if added > 0 {
-			// Synced is written with the next page or status change; a
-			// crash loses only this counter, never data.
-			if err := s.cfg.Store.UpdateLink(ctx, next); err != nil {
-				return err
-			}
-		}
+		next.Synced += int64(added) // AddVersionsAt stored it so
 		cur = next
 		s.count(p.Name, store.Pull, "added", added)
 		s.count(p.Name, store.Pull, "duplicate", dup)
@@ -391,6 +386,10 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	stored, err := s.storedVersions(ctx, coll.ID, known)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	pre := make([]verification, len(objs))
 	workers := max(1, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -417,6 +416,7 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		v.Object = sameVersion(stored, v.Object)
 		vs = append(vs, v)
 		prov = append(prov, pr)
 	}
@@ -461,9 +461,8 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	cc := coll
 	cc.ReadBy = keys // the link is the peer's right to read this collection
 	var out []json.RawMessage
-	for _, v := range page.Versions {
-		b, ok := s.egress(sn, p, v, func() ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) })
-		if ok {
+	for _, b := range s.egressBatch(sn, p, page.Versions, func(v store.Version) ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) }) {
+		if b != nil {
 			out = append(out, b)
 		}
 	}
@@ -512,4 +511,43 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	}
 	s.log.Info("pushed", "peer", p.Name, "local", coll.ID, "remote", cur.Remote, "sent", len(out), "withheld", withheld, "checkpoint", next.Checkpoint)
 	return page.More, nil
+}
+
+// storedVersions returns the versions stored in collection collID of the
+// objects that already have a provenance (the only ones a peer can send
+// again), by id and version: one query per batch.
+func (s *Service) storedVersions(ctx context.Context, collID string, known map[string]store.Provenance) (map[string]stix.Object, error) {
+	if len(known) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(known))
+	for id := range known {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := map[string]stix.Object{}
+	f := store.Filter{IDs: ids, Versions: []string{"all"}, Limit: 1000}
+	for {
+		page, err := s.cfg.Store.Query(ctx, collID, f)
+		if err != nil {
+			return nil, fmt.Errorf("federation: stored versions: %w", err)
+		}
+		for _, v := range page.Versions {
+			out[v.Object.ID+"|"+v.Object.Version()] = v.Object
+		}
+		if !page.More || len(page.Versions) == 0 {
+			return out, nil
+		}
+		f.AddedAfter = page.Versions[len(page.Versions)-1].DateAdded
+	}
+}
+
+// sameVersion returns the stored copy of o when one differs from o only
+// in its provenance extension: the version came by two paths, signed in
+// different batches, and is stored once (the store sees a duplicate).
+func sameVersion(stored map[string]stix.Object, o stix.Object) stix.Object {
+	if st, ok := stored[o.ID+"|"+o.Version()]; ok && !bytes.Equal(st.Raw, o.Raw) && sameContent(st.Raw, o.Raw) {
+		return st
+	}
+	return o
 }

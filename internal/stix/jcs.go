@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // ErrCanonical is wrapped by Canonicalize errors.
@@ -22,15 +25,233 @@ var ErrCanonical = errors.New("stix: cannot canonicalize")
 // Duplicate member names are an error (I-JSON, RFC 7493), as are numbers
 // that do not fit an IEEE 754 double.
 func Canonicalize(raw []byte) ([]byte, error) {
-	v, err := parseJSON(raw)
+	out, err := AppendCanonical(make([]byte, 0, len(raw)+len(raw)/8), raw)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := writeCanonical(&buf, v); err != nil {
-		return nil, err
+	return out, nil
+}
+
+// AppendCanonical appends the JCS form of raw (see Canonicalize) to dst.
+// It works in one pass over the raw bytes after a validating scan: member
+// names are sorted in place as slices of the input, strings without
+// escapes and numbers already in canonical form are copied unchanged.
+func AppendCanonical(dst, raw []byte) ([]byte, error) {
+	i := skipWS(raw, 0)
+	end, err := scanValue(raw, i, 0)
+	if err != nil {
+		return dst, fmt.Errorf("%w: %w", ErrCanonical, err)
 	}
-	return buf.Bytes(), nil
+	if skipWS(raw, end) != len(raw) {
+		return dst, fmt.Errorf("%w: trailing data after JSON value", ErrCanonical)
+	}
+	st := canonPool.Get().(*canonState)
+	n := len(dst)
+	dst, err = st.value(dst, raw[i:end], 0)
+	if err != nil {
+		dst = dst[:n]
+	}
+	clear(st.members[:cap(st.members)]) // drop references to raw
+	st.members = st.members[:0]
+	canonPool.Put(st)
+	return dst, err
+}
+
+// jcsMember is one object member during canonicalisation: key is the decoded
+// name (a slice of the input when it has no escapes), val the raw value.
+type jcsMember struct {
+	key, val []byte
+	esc      bool
+}
+
+// canonState is the scratch space of one canonicalisation, pooled: the
+// members of every object being written, nested objects stacked above
+// their parents.
+type canonState struct{ members []jcsMember }
+
+var canonPool = sync.Pool{New: func() any { return &canonState{members: make([]jcsMember, 0, 64)} }}
+
+// value appends the canonical form of v, a value the scanner accepted.
+func (st *canonState) value(dst, v []byte, depth int) ([]byte, error) {
+	switch kindOf(v) {
+	case jString:
+		if bytes.IndexByte(v, '\\') < 0 {
+			// Without escapes the scanner admits no quote or control
+			// character inside: the bytes are already canonical.
+			return append(dst, v...), nil
+		}
+		return appendCanonicalString(dst, strContent(v)), nil
+	case jNumber:
+		if canonicalInt(v) {
+			return append(dst, v...), nil
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return dst, fmt.Errorf("%w: number %s is outside IEEE 754 double range", ErrCanonical, v)
+		}
+		s, err := formatES6(f)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, s...), nil
+	case jBool, jNull:
+		return append(dst, v...), nil
+	case jArray:
+		dst = append(dst, '[')
+		it := newArrIter(v, depth)
+		n := 0
+		for e, ok := it.next(); ok; e, ok = it.next() {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			n++
+			var err error
+			if dst, err = st.value(dst, e, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		if it.err != nil {
+			return dst, fmt.Errorf("%w: %w", ErrCanonical, it.err)
+		}
+		return append(dst, ']'), nil
+	case jObject:
+		base := len(st.members)
+		it := newObjIter(v, depth)
+		for k, esc, e, ok := it.next(); ok; k, esc, e, ok = it.next() {
+			m := jcsMember{key: k, val: e, esc: esc}
+			if esc {
+				m.key = keyContent(k, true)
+			}
+			st.members = append(st.members, m)
+		}
+		if it.err != nil {
+			return dst, fmt.Errorf("%w: %w", ErrCanonical, it.err)
+		}
+		ms := st.members[base:]
+		sortMembers(ms)
+		for j := 1; j < len(ms); j++ {
+			if bytes.Equal(ms[j-1].key, ms[j].key) {
+				return dst, fmt.Errorf("%w: duplicate member %q", ErrCanonical, ms[j].key)
+			}
+		}
+		n := len(ms)
+		dst = append(dst, '{')
+		for j := 0; j < n; j++ {
+			m := st.members[base+j] // re-read: nested objects may grow the slice
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			if m.esc {
+				dst = appendCanonicalString(dst, m.key)
+			} else {
+				dst = append(append(append(dst, '"'), m.key...), '"')
+			}
+			dst = append(dst, ':')
+			var err error
+			if dst, err = st.value(dst, m.val, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		st.members = st.members[:base]
+		return append(dst, '}'), nil
+	}
+	return dst, fmt.Errorf("%w: invalid JSON value", ErrCanonical)
+}
+
+// canonicalInt reports whether the number v is an integer already in its
+// ECMAScript form: no sign other than a leading minus (not "-0"), no
+// leading zero, no fraction or exponent, and at most 15 digits, so that it
+// is exactly a double and prints as itself.
+func canonicalInt(v []byte) bool {
+	d := v
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 15 || (d[0] == '0' && (len(d) > 1 || len(v) > 1)) {
+		return len(v) == 1 && v[0] == '0'
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// sortMembers sorts by name in UTF-16 code-unit order (RFC 8785 §3.2.3);
+// objects are small, so insertion sort, without allocating.
+func sortMembers(ms []jcsMember) {
+	if len(ms) > 32 {
+		slices.SortFunc(ms, func(a, b jcsMember) int { return compareUTF16(a.key, b.key) })
+		return
+	}
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && compareUTF16(ms[j-1].key, ms[j].key) > 0; j-- {
+			ms[j-1], ms[j] = ms[j], ms[j-1]
+		}
+	}
+}
+
+// compareUTF16 compares two UTF-8 strings by their UTF-16 code units. The
+// orders agree except where a character above U+FFFF (a surrogate pair,
+// D800-DFFF) meets one in E000-FFFF, so bytes are compared and only the
+// first differing characters decoded.
+func compareUTF16(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return len(a) - len(b)
+	}
+	if a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf {
+		return int(a[i]) - int(b[i])
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i-- // back to the start of the character that differs
+	}
+	ra, _ := utf8.DecodeRune(a[i:])
+	rb, _ := utf8.DecodeRune(b[i:])
+	return int(utf16Key(ra)) - int(utf16Key(rb))
+}
+
+// utf16Key maps a character to a number ordered as its UTF-16 code units.
+func utf16Key(r rune) uint32 {
+	if r >= 0x10000 {
+		r1, r2 := utf16.EncodeRune(r)
+		return uint32(r1)<<16 | uint32(r2)
+	}
+	return uint32(r) << 16
+}
+
+// appendCanonicalString is writeCanonicalString for a byte slice.
+func appendCanonicalString(dst, s []byte) []byte {
+	const hexdig = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range s {
+		switch {
+		case c == '"':
+			dst = append(dst, '\\', '"')
+		case c == '\\':
+			dst = append(dst, '\\', '\\')
+		case c == '\b':
+			dst = append(dst, '\\', 'b')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\f':
+			dst = append(dst, '\\', 'f')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexdig[c>>4], hexdig[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }
 
 // parseJSON decodes raw into Go values (map[string]any, []any, string,

@@ -73,7 +73,8 @@ type Federation interface {
 	// AddVersionsAt is Objects.AddVersions plus, in the same transaction,
 	// the provenance of what it added and the progress of link l, so that
 	// a pull that crashes at any moment either stored a page and moved its
-	// checkpoint, or did neither.
+	// checkpoint, or did neither. l.Synced is stored increased by the
+	// number of versions added, so that no second write is needed.
 	AddVersionsAt(ctx context.Context, collectionID string, vs []Version, prov []Provenance, l Link) ([]AddResult, error)
 
 	// Provenance returns the recorded provenance of the given objects that

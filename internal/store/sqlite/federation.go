@@ -219,6 +219,11 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 		if err := putProvenance(ctx, tx, prov); err != nil {
 			return err
 		}
+		for _, r := range res {
+			if r.Outcome == store.Added {
+				l.Synced++
+			}
+		}
 		return updateLink(ctx, tx, l)
 	})
 	if err != nil {

@@ -89,3 +89,29 @@ func TestFederationStore(t *testing.T) {
 		t.Fatalf("origin = %q", page.Versions[0].Origin)
 	}
 }
+
+func TestFederationAddVersionsAtCountsSynced(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	if err := db.CreateCollection(ctx, store.Collection{ID: "c1", Title: "c1", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutPeer(ctx, store.Peer{Name: "b", URL: "https://b"}); err != nil {
+		t.Fatal(err)
+	}
+	l := store.Link{Peer: "b", Direction: store.Pull, Local: "c1", Remote: "r", Synced: 5}
+	if err := db.PutLink(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	vs := []store.Version{fedVersion(t, 1), fedVersion(t, 2)}
+	for range 2 { // the second time: duplicates, not counted
+		if _, err := db.AddVersionsAt(ctx, "c1", vs, nil, l); err != nil {
+			t.Fatal(err)
+		}
+		l.Synced = 7 // what the caller keeps
+	}
+	links, err := db.ListLinks(ctx)
+	if err != nil || len(links) != 1 || links[0].Synced != 7 {
+		t.Fatalf("links = %+v, %v; want synced 7", links, err)
+	}
+}
