@@ -44,7 +44,8 @@ type Client struct {
 	cfg        ClientConfig
 	discovery  string // discovery URL
 	mu         sync.Mutex
-	apiRootURL string // resolved lazily from discovery when not given
+	apiRootURL string            // resolved lazily from discovery when not given
+	aliases    map[string]string // alias -> id, for servers that route by id only
 }
 
 // HTTPError is a non-2xx answer. TAXII holds the server's error message when
@@ -295,10 +296,49 @@ func (c *Client) Collections(ctx context.Context) ([]Collection, error) {
 	return cs.Collections, nil
 }
 
+// withCollection calls fn with the name to put in the collection's URL:
+// collection itself, unless the server answered 404 to it and lists a
+// collection with that alias. TAXII 2.1 URLs name collections by id;
+// jointcell also accepts aliases, but other servers (medallion) do not.
+// A 404 changed nothing on the server, so fn may be repeated.
+func (c *Client) withCollection(ctx context.Context, collection string, fn func(name string) error) error {
+	c.mu.Lock()
+	name, ok := c.aliases[collection]
+	c.mu.Unlock()
+	if ok {
+		return fn(name)
+	}
+	err := fn(collection)
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusNotFound {
+		return err
+	}
+	cols, lerr := c.Collections(ctx)
+	if lerr != nil {
+		return err
+	}
+	for _, col := range cols {
+		if col.Alias == collection && col.ID != "" && col.ID != collection {
+			c.mu.Lock()
+			if c.aliases == nil {
+				c.aliases = map[string]string{}
+			}
+			c.aliases[collection] = col.ID
+			c.mu.Unlock()
+			return fn(col.ID)
+		}
+	}
+	return err
+}
+
 // Collection fetches one collection by id or alias (TAXII 2.1 §5.2).
 func (c *Client) Collection(ctx context.Context, collection string) (*Collection, error) {
 	var col Collection
-	if _, err := c.get(ctx, collPath(collection), nil, &col); err != nil {
+	err := c.withCollection(ctx, collection, func(name string) error {
+		_, err := c.get(ctx, collPath(name), nil, &col)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &col, nil
@@ -307,15 +347,24 @@ func (c *Client) Collection(ctx context.Context, collection string) (*Collection
 // Manifest fetches one page of a manifest (TAXII 2.1 §5.3).
 func (c *Client) Manifest(ctx context.Context, collection string, f Filter) (*Manifest, error) {
 	var m Manifest
-	if _, err := c.get(ctx, collPath(collection, "manifest"), f.values(), &m); err != nil {
+	err := c.withCollection(ctx, collection, func(name string) error {
+		_, err := c.get(ctx, collPath(name, "manifest"), f.values(), &m)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-func (c *Client) objectsPage(ctx context.Context, path string, f Filter) (*ObjectsPage, error) {
+func (c *Client) objectsPage(ctx context.Context, collection string, rest []string, f Filter) (*ObjectsPage, error) {
 	var env Envelope
-	h, err := c.get(ctx, path, f.values(), &env)
+	var h http.Header
+	err := c.withCollection(ctx, collection, func(name string) error {
+		var err error
+		h, err = c.get(ctx, collPath(name, rest...), f.values(), &env)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -330,20 +379,24 @@ func (c *Client) objectsPage(ctx context.Context, path string, f Filter) (*Objec
 
 // GetObjects fetches one page of objects (TAXII 2.1 §5.4).
 func (c *Client) GetObjects(ctx context.Context, collection string, f Filter) (*ObjectsPage, error) {
-	return c.objectsPage(ctx, collPath(collection, "objects"), f)
+	return c.objectsPage(ctx, collection, []string{"objects"}, f)
 }
 
 // GetObject fetches the versions of one object selected by f (TAXII 2.1
 // §5.6; only added_after, limit, next, match[version] and
 // match[spec_version] apply).
 func (c *Client) GetObject(ctx context.Context, collection, objectID string, f Filter) (*ObjectsPage, error) {
-	return c.objectsPage(ctx, collPath(collection, "objects", objectID), f)
+	return c.objectsPage(ctx, collection, []string{"objects", objectID}, f)
 }
 
 // Versions lists the versions of one object (TAXII 2.1 §5.8).
 func (c *Client) Versions(ctx context.Context, collection, objectID string, f Filter) (*Versions, error) {
 	var v Versions
-	if _, err := c.get(ctx, collPath(collection, "objects", objectID, "versions"), f.values(), &v); err != nil {
+	err := c.withCollection(ctx, collection, func(name string) error {
+		_, err := c.get(ctx, collPath(name, "objects", objectID, "versions"), f.values(), &v)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &v, nil
@@ -353,12 +406,14 @@ func (c *Client) Versions(ctx context.Context, collection, objectID string, f Fi
 // match[version] and match[spec_version] in f (TAXII 2.1 §5.7).
 func (c *Client) DeleteObject(ctx context.Context, collection, objectID string, f Filter) error {
 	q := Filter{Versions: f.Versions, SpecVersions: f.SpecVersions}.values()
-	u, err := c.url(ctx, collPath(collection, "objects", objectID), q)
-	if err != nil {
+	return c.withCollection(ctx, collection, func(name string) error {
+		u, err := c.url(ctx, collPath(name, "objects", objectID), q)
+		if err != nil {
+			return err
+		}
+		_, err = c.do(ctx, http.MethodDelete, u, nil, nil)
 		return err
-	}
-	_, err = c.do(ctx, http.MethodDelete, u, nil, nil)
-	return err
+	})
 }
 
 // Status fetches a status resource (TAXII 2.1 §4.3).
@@ -383,12 +438,16 @@ func (c *Client) AddObjects(ctx context.Context, collection string, objects []js
 
 // AddEnvelope is AddObjects for an already encoded envelope.
 func (c *Client) AddEnvelope(ctx context.Context, collection string, envelope []byte) (*Status, error) {
-	u, err := c.url(ctx, collPath(collection, "objects"), nil)
-	if err != nil {
-		return nil, err
-	}
 	var st Status
-	if _, err := c.do(ctx, http.MethodPost, u, envelope, &st); err != nil {
+	err := c.withCollection(ctx, collection, func(name string) error {
+		u, err := c.url(ctx, collPath(name, "objects"), nil)
+		if err != nil {
+			return err
+		}
+		_, err = c.do(ctx, http.MethodPost, u, envelope, &st)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(c.cfg.StatusWait)
