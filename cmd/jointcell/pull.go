@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jointcell/jointcell/internal/stix"
+	"github.com/jointcell/jointcell/internal/store"
 	"github.com/jointcell/jointcell/internal/taxii"
 )
 
@@ -37,8 +38,15 @@ func cmdPull(ctx context.Context, e *env, args []string) int {
 		return fail(e, "pull: unexpected argument %q", fs.Arg(0))
 	}
 	if *addedAfter != "" {
-		if _, err := time.Parse(time.RFC3339Nano, *addedAfter); err != nil || !strings.HasSuffix(*addedAfter, "Z") {
+		ts, err := time.Parse(time.RFC3339Nano, *addedAfter)
+		if err != nil || !strings.HasSuffix(*addedAfter, "Z") {
 			return fail(e, "pull: --added-after %q is not a UTC timestamp such as 2021-06-10T00:00:00Z", *addedAfter)
+		}
+		// TAXII date_added has microsecond precision (TAXII 2.1 §3.4.1),
+		// so truncating a finer timestamp selects the same objects, and
+		// servers such as medallion reject more than six digits.
+		if frac, ok := fraction(*addedAfter); ok && len(frac) > 6 {
+			*addedAfter = ts.Truncate(time.Microsecond).Format(store.TimestampFormat)
 		}
 	}
 	c, err := cf.client()
@@ -113,4 +121,10 @@ func splitComma(s string) []string {
 		}
 	}
 	return out
+}
+
+// fraction returns the fractional-second digits of an RFC 3339 timestamp.
+func fraction(ts string) (string, bool) {
+	_, frac, ok := strings.Cut(strings.TrimSuffix(ts, "Z"), ".")
+	return frac, ok
 }

@@ -162,7 +162,9 @@ func credentials(r *http.Request) (name, token string, ok bool) {
 	}
 	rest = strings.TrimSpace(rest)
 	switch {
-	case strings.EqualFold(scheme, "Bearer"):
+	// "Token" is what the OASIS taxii2-client's TokenAuth sends; it
+	// carries the same API token as Bearer.
+	case strings.EqualFold(scheme, "Bearer"), strings.EqualFold(scheme, "Token"):
 		return "", rest, rest != ""
 	case strings.EqualFold(scheme, "Basic"):
 		raw, err := base64.StdEncoding.DecodeString(rest)

@@ -133,6 +133,8 @@ func TestAuthenticate(t *testing.T) {
 			Readers: []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg(orgA), store.ReaderGroup(group)}}, nil},
 		{"bearer lower-case scheme", "bearer tok-bob", access.Principal{UserID: "u3", UserName: "bob", OrgName: "b", OrgID: orgB, Role: access.RoleReader,
 			Readers: []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg(orgB)}}, nil},
+		{"token scheme of taxii2-client", "Token tok-bob", access.Principal{UserID: "u3", UserName: "bob", OrgName: "b", OrgID: orgB, Role: access.RoleReader,
+			Readers: []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg(orgB)}}, nil},
 		{"basic", basic("bob", "tok-bob"), access.Principal{UserID: "u3", UserName: "bob", OrgName: "b", OrgID: orgB, Role: access.RoleReader,
 			Readers: []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg(orgB)}}, nil},
 		{"admin has no restriction", bearer("tok-root"), access.Principal{UserID: "u2", UserName: "root", OrgName: "admin",
