@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks of the TAXII handler (internal/taxii): ingest throughput and
-# page latency on a large collection, each next to its store-only baseline
-# measured in the same run. Prints the median of COUNT runs and the
-# handler/store ratios.
+# Benchmarks of the TAXII handler (internal/taxii): ingest throughput
+# (objects per second of wall and of CPU time) and page latency (p50/p99,
+# CPU per page) on a large collection, each next to its store-only
+# baseline measured in the same run. Prints the median of COUNT runs and
+# the handler/store ratios; on a shared machine the CPU metrics and the
+# ratios are the steadier numbers.
 #
 # Usage: bench/taxii.sh [COUNT] [OBJECTS]
 #   COUNT    runs of each benchmark (default 5)

@@ -1,6 +1,8 @@
 package taxii
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -174,4 +176,52 @@ func TestAcceptable(t *testing.T) {
 			t.Errorf("acceptable(%q) = %v", h, got)
 		}
 	}
+}
+
+// FuzzEnvelopeScanner checks that the envelope scanner accepts exactly the
+// JSON that encoding/json accepts and finds the objects it would decode.
+func FuzzEnvelopeScanner(f *testing.F) {
+	for _, s := range []string{
+		`{"objects":[]}`, `{"objects":[{"type":"indicator","id":"indicator--` + uuidN(1) + `"}]}`, `{}`, `[]`, `{"objects":[1]}`,
+		`{"objects":{}}`, `{"more":true,"objects":[{"id":1}]}`, ` {"objects":[{}]} `, `{"objects":[{"type":"x"}],"objects":null}`,
+		`{"Objects":[{}],"x":[1,{"a":[-0.5e+3,true,false,null,"\u00e9\n"]}]}`, `{"objects":"x","objects":[]}`, `{"\u006fbjects":[{}]}`,
+		`{"objectſ":[{}]}`, `{"OBJECTS":[{}]}`, `{"objects":[01]}`, `{"objects":[1.]}`, `{"objects":["\x01"]}`, `{"objects":[{"a":tru}]}`, `{"a":[[[]]],}`, `{"objects":[{}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		elems, list, ok := envelopeObjects(body)
+		if ok != json.Valid(body) {
+			t.Fatalf("scanner says %v, json.Valid %v", ok, !ok)
+		}
+		if !ok {
+			return
+		}
+		var env struct {
+			Objects *[]json.RawMessage `json:"objects"`
+		}
+		err := json.Unmarshal(body, &env)
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field == "objects":
+			if list != objectsWrongType {
+				t.Fatalf("objects member %v, encoding/json: %v", list, err)
+			}
+		case err != nil:
+			// A body that is not an object: DecodeEnvelope refuses it first.
+		case env.Objects == nil:
+			if list != objectsMissing {
+				t.Fatalf("objects member %v, encoding/json: none", list)
+			}
+		default:
+			if list != objectsList || len(elems) != len(*env.Objects) {
+				t.Fatalf("objects member %v with %d elements, encoding/json: %d", list, len(elems), len(*env.Objects))
+			}
+			for i, e := range elems {
+				if !bytes.Equal(e, (*env.Objects)[i]) {
+					t.Fatalf("element %d: %q, encoding/json: %q", i, e, (*env.Objects)[i])
+				}
+			}
+		}
+	})
 }

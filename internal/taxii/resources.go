@@ -127,21 +127,56 @@ func (e *EnvelopeError) Unwrap() error { return errEnvelope }
 
 // DecodeEnvelope decodes the body of an Add Objects request (TAXII 2.1
 // §5.5): a JSON object whose objects property is a list of JSON objects.
-// Each object keeps its exact bytes. Whether the objects are valid STIX is
-// not checked here; that is a per-object failure in the status.
+// Each object keeps its exact bytes, which share body. Whether the objects
+// are valid STIX is not checked here; that is a per-object failure in the
+// status.
+//
+// The body is scanned once to check it is JSON and to find the objects,
+// and each object once more by stix.DecodeObject; encoding/json is only
+// asked to describe a body that is not JSON.
 func DecodeEnvelope(body []byte) ([]stix.Object, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return nil, &EnvelopeError{Index: -1, Reason: "the body is not a JSON object"}
 	}
+	elems, list, ok := envelopeObjects(body)
+	if !ok {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return nil, &EnvelopeError{Index: -1, Reason: jsonReason(err)}
+		}
+		// The scanner refused what encoding/json accepts: decode as
+		// encoding/json does.
+		return decodeEnvelopeSlow(body)
+	}
+	switch list {
+	case objectsWrongType:
+		return nil, &EnvelopeError{Index: -1, Reason: "objects must be a JSON list"}
+	case objectsMissing:
+		// A body without objects is most often a lone STIX object or a
+		// bundle posted by mistake; saying so beats answering "0
+		// objects added".
+		return nil, &EnvelopeError{Index: -1, Reason: "the envelope has no objects list"}
+	}
+	objs := make([]stix.Object, len(elems))
+	for i, raw := range elems {
+		o, err := stix.DecodeObject(raw)
+		if err != nil {
+			return nil, &EnvelopeError{Index: i, Reason: "not a JSON object with STIX common properties"}
+		}
+		objs[i] = o
+	}
+	return objs, nil
+}
+
+// decodeEnvelopeSlow is DecodeEnvelope with encoding/json.
+func decodeEnvelopeSlow(body []byte) ([]stix.Object, error) {
 	var env struct {
 		Objects *[]json.RawMessage `json:"objects"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, &EnvelopeError{Index: -1, Reason: jsonReason(err)}
 	}
-	// A body without objects is most often a lone STIX object or a bundle
-	// posted by mistake; saying so beats answering "0 objects added".
 	if env.Objects == nil {
 		return nil, &EnvelopeError{Index: -1, Reason: "the envelope has no objects list"}
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -701,25 +702,33 @@ func (s *Server) postObjects(w http.ResponseWriter, r *http.Request, p access.Pr
 	st := store.Status{ID: newUUID(), CollectionID: c.ID, OwnerUserID: p.UserID, Status: StatusComplete, RequestTime: now, Total: len(objs)}
 	batch := make([]store.Version, 0, len(objs))
 	problems := invalidObjects(objs)
+	// Admit checks the creator of a new version against the versions
+	// stored before; those admitted earlier in this envelope are stored
+	// with it, so they count too (only the creator versions an object).
+	var creators map[string]string
 	for i, o := range objs {
 		if msg := problems[i]; msg != "" {
 			st.Failures = append(st.Failures, store.StatusDetail{ID: o.ID, Version: o.Version(), Message: msg})
 			continue
 		}
 		v, err := s.cfg.Policy.Admit(ctx, p, c, o)
+		if cr, seen := creators[o.ID]; err == nil && seen && cr != v.Object.CreatedByRef {
+			err = fmt.Errorf("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
+		}
 		if err != nil {
 			st.Failures = append(st.Failures, store.StatusDetail{ID: o.ID, Version: o.Version(), Message: err.Error()})
 			continue
 		}
+		if o.Created != "" {
+			if creators == nil {
+				creators = map[string]string{}
+			}
+			creators[o.ID] = v.Object.CreatedByRef
+		}
 		batch = append(batch, v)
 	}
 	var written []string
-	if len(batch) > 0 {
-		results, err := s.cfg.Objects.AddVersions(ctx, c.ID, batch)
-		if err != nil {
-			s.auditAs(ctx, p, audit.ActionWrite, c.ID, nil, audit.OutcomeError, "store failed")
-			return internalError(fmt.Errorf("taxii: add objects: %w", err))
-		}
+	report := func(results []store.AddResult) {
 		written = make([]string, 0, len(batch))
 		for i, res := range results {
 			v := batch[i]
@@ -738,12 +747,54 @@ func (s *Server) postObjects(w http.ResponseWriter, r *http.Request, p access.Pr
 			}
 		}
 	}
-	if err := s.cfg.Statuses.PutStatus(ctx, st); err != nil {
-		return internalError(fmt.Errorf("taxii: put status: %w", err))
+	if sa, ok := s.addsWithStatus(); ok && len(batch) > 0 {
+		// The versions and their status in one transaction.
+		_, err := sa.AddVersionsStatus(ctx, c.ID, batch, func(results []store.AddResult) (store.Status, error) {
+			report(results)
+			return st, nil
+		})
+		if err != nil {
+			s.auditAs(ctx, p, audit.ActionWrite, c.ID, nil, audit.OutcomeError, "store failed")
+			return internalError(fmt.Errorf("taxii: add objects: %w", err))
+		}
+	} else {
+		if len(batch) > 0 {
+			results, err := s.cfg.Objects.AddVersions(ctx, c.ID, batch)
+			if err != nil {
+				s.auditAs(ctx, p, audit.ActionWrite, c.ID, nil, audit.OutcomeError, "store failed")
+				return internalError(fmt.Errorf("taxii: add objects: %w", err))
+			}
+			report(results)
+		}
+		if err := s.cfg.Statuses.PutStatus(ctx, st); err != nil {
+			return internalError(fmt.Errorf("taxii: put status: %w", err))
+		}
 	}
 	s.auditAs(ctx, p, audit.ActionWrite, c.ID, written, audit.OutcomeOK,
 		fmt.Sprintf("status %s: %d added, %d failed", st.ID, len(st.Successes), len(st.Failures)))
 	return writeJSON(w, http.StatusAccepted, statusResource(st))
+}
+
+// statusAdder is a store that writes versions and the status resource
+// reporting on them in one transaction (store/sqlite does), which saves a
+// transaction per Add Objects request.
+type statusAdder interface {
+	// AddVersionsStatus is AddVersions followed by PutStatus of what
+	// status (called once) returns, atomically.
+	AddVersionsStatus(ctx context.Context, collectionID string, vs []store.Version,
+		status func([]store.AddResult) (store.Status, error)) ([]store.AddResult, error)
+}
+
+// addsWithStatus returns the store as a statusAdder when Objects is one and
+// is also the Statuses store.
+func (s *Server) addsWithStatus() (statusAdder, bool) {
+	sa, ok := s.cfg.Objects.(statusAdder)
+	if !ok {
+		return nil, false
+	}
+	// Comparing interfaces panics on values of an incomparable type.
+	t := reflect.TypeOf(s.cfg.Objects)
+	return sa, t == reflect.TypeOf(s.cfg.Statuses) && t.Comparable() && any(s.cfg.Objects) == any(s.cfg.Statuses)
 }
 
 // deleteObject answers TAXII 2.1 §5.7: with neither right 404, with one of

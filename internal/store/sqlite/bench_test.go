@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,47 +64,80 @@ func benchAudience(n int) []string {
 	}
 }
 
+// BenchmarkAddVersions measures AddVersions in batches of 1000 and 100
+// versions (store/), next to a baseline/ that writes the same objects'
+// bytes through SQLite with none of the store's work: one multi-row
+// insert into a table without indexes per batch, in a transaction of the
+// same kind. bench/store.sh prints the store as a ratio of the baseline
+// measured in the same run, which the load on a shared machine moves less
+// than either number.
 func BenchmarkAddVersions(b *testing.B) {
 	for _, size := range []int{1000, 100} {
-		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
-			ctx := context.Background()
-			db := openTemp(b)
-			defer db.Close()
-			if err := db.CreateCollection(ctx, store.Collection{ID: benchCollection, Title: "bench"}); err != nil {
-				b.Fatal(err)
-			}
-			next := 0
-			batch := func() []store.Version {
-				vs := make([]store.Version, size)
-				for i := range vs {
-					vs[i] = store.Version{Object: benchObject(b, next, 0), Audience: benchAudience(next)}
-					next++
+		for _, kind := range []string{"store", "baseline"} {
+			b.Run("batch="+strconv.Itoa(size)+"/"+kind, func(b *testing.B) {
+				benchAdd(b, size, kind == "baseline")
+			})
+		}
+	}
+}
+
+func benchAdd(b *testing.B, size int, baseline bool) {
+	ctx := context.Background()
+	db := openTemp(b)
+	defer db.Close()
+	if err := db.CreateCollection(ctx, store.Collection{ID: benchCollection, Title: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	add := func(vs []store.Version) error {
+		res, err := db.AddVersions(ctx, benchCollection, vs)
+		if err == nil && res[len(res)-1].Outcome != store.Added {
+			err = fmt.Errorf("outcome %v", res[len(res)-1].Outcome)
+		}
+		return err
+	}
+	if baseline {
+		if _, err := db.w.ExecContext(ctx, `CREATE TABLE bench_raw (id TEXT NOT NULL, raw BLOB NOT NULL)`); err != nil {
+			b.Fatal(err)
+		}
+		add = func(vs []store.Version) error {
+			return db.write(ctx, func(tx *sql.Tx) error {
+				args := make([]any, 0, 2*len(vs))
+				for _, v := range vs {
+					args = append(args, v.Object.ID, []byte(v.Object.Raw))
 				}
-				return vs
-			}
-			var cpu time.Duration
-			b.ResetTimer()
-			for b.Loop() {
-				b.StopTimer()
-				vs := batch()
-				b.StartTimer()
-				c0 := cpuTime()
-				res, err := db.AddVersions(ctx, benchCollection, vs)
-				cpu += cpuTime() - c0
-				if err != nil {
-					b.Fatal(err)
-				}
-				if res[len(res)-1].Outcome != store.Added {
-					b.Fatalf("outcome %v", res[len(res)-1].Outcome)
-				}
-			}
-			b.ReportMetric(float64(next)/b.Elapsed().Seconds(), "objects/s")
-			if cpu > 0 {
-				// Objects per second of process CPU time: what the store
-				// costs, whatever else the machine is doing.
-				b.ReportMetric(float64(next)/cpu.Seconds(), "objects/cpu-s")
-			}
-		})
+				_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw (id, raw) VALUES `+
+					strings.TrimSuffix(strings.Repeat("(?, ?),", len(vs)), ","), args...)
+				return err
+			})
+		}
+	}
+	next := 0
+	batch := func() []store.Version {
+		vs := make([]store.Version, size)
+		for i := range vs {
+			vs[i] = store.Version{Object: benchObject(b, next, 0), Audience: benchAudience(next)}
+			next++
+		}
+		return vs
+	}
+	var cpu time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		vs := batch()
+		b.StartTimer()
+		c0 := cpuTime()
+		err := add(vs)
+		cpu += cpuTime() - c0
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(next)/b.Elapsed().Seconds(), "objects/s")
+	if cpu > 0 {
+		// Objects per second of process CPU time: what the store costs,
+		// whatever else the machine is doing.
+		b.ReportMetric(float64(next)/cpu.Seconds(), "objects/cpu-s")
 	}
 }
 
@@ -121,8 +156,8 @@ func benchSize(b *testing.B) int {
 
 // queryFixture opens the cached fixture database of n versions, building it
 // first when absent. One object in ten has three versions. The cache lives
-// in the temporary directory, keyed by size and schema, because building a
-// million versions takes a while.
+// in the temporary directory, keyed by size, schema and page size, because
+// building a million versions takes a while.
 func queryFixture(b *testing.B, n int) *DB {
 	ctx := context.Background()
 	ms, err := loadMigrations()
@@ -133,6 +168,7 @@ func queryFixture(b *testing.B, n int) *DB {
 	for _, m := range ms {
 		h.Write([]byte(m.sql))
 	}
+	fmt.Fprintf(h, "page size %s", pageSize)
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("jointcell-bench-%d-%x.db", n, h.Sum(nil)[:6]))
 	if _, err := os.Stat(path); err != nil {
 		start := time.Now()

@@ -121,14 +121,16 @@ func rights(c store.Collection) (string, string, error) {
 
 const collectionColumns = `id, COALESCE(alias, ''), title, description, read_by, write_by, created_us`
 
+const sqlCollectionByName = `SELECT ` + collectionColumns + ` FROM collections WHERE id = ?
+		UNION ALL SELECT ` + collectionColumns + ` FROM collections WHERE alias = ? LIMIT 1`
+
 // Collection finds a collection by id or alias.
 func (db *DB) Collection(ctx context.Context, idOrAlias string) (store.Collection, error) {
 	if err := db.check("collection"); err != nil {
 		return store.Collection{}, err
 	}
-	row := db.r.QueryRowContext(ctx, `SELECT `+collectionColumns+` FROM collections WHERE id = ?
-		UNION ALL SELECT `+collectionColumns+` FROM collections WHERE alias = ? LIMIT 1`, idOrAlias, idOrAlias)
-	c, err := scanCollection(row)
+	r := &reads{db: db}
+	c, err := scanCollection(r.QueryRowContext(ctx, sqlCollectionByName, idOrAlias, idOrAlias))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Collection{}, fmt.Errorf("sqlite: collection %q: %w", idOrAlias, store.ErrNotFound)
 	}

@@ -103,45 +103,123 @@ func (db *DB) AddVersions(ctx context.Context, collectionID string, vs []store.V
 	return res, nil
 }
 
+// AddVersionsStatus stores a batch as AddVersions does and, in the same
+// transaction, the status resource that status returns from the results
+// (PutStatus), so that a TAXII Add Objects request costs one transaction.
+// status is called once; when it or storing its status fails, nothing is
+// stored.
+func (db *DB) AddVersionsStatus(ctx context.Context, collectionID string, vs []store.Version,
+	status func([]store.AddResult) (store.Status, error)) ([]store.AddResult, error) {
+	if err := db.check("add versions"); err != nil {
+		return nil, err
+	}
+	res := make([]store.AddResult, len(vs))
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := db.addVersionsTx(ctx, tx, collectionID, vs, res); err != nil {
+			return err
+		}
+		st, err := status(res)
+		if err != nil {
+			return err
+		}
+		return db.putStatusTx(ctx, tx, st)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: add versions: %w", err)
+	}
+	return res, nil
+}
+
+// stored is one version of an object that a batch deals with: already
+// stored (seq > 0) or added by the batch itself (seq 0).
+type stored struct {
+	seq       int64
+	us        int64 // version_us
+	versioned bool
+	added     int64 // date_added_us
+	sole      bool
+	size      int64  // length of raw
+	raw       []byte // for versions of the batch, and stored ones it must compare with
+}
+
+// row is a new version to insert.
+type row struct {
+	v     *store.Version
+	key   versionKey
+	added int64
+	aud   int64
+}
+
+// The statements of a batch. Everything that depends on how many ids or
+// rows a batch has goes through a JSON array (json_each) or a fixed-size
+// multi-row insert, so that all of them are prepared once per connection.
+const (
+	// The stored versions of the objects of a batch; raw only by length,
+	// since comparing bytes is rare.
+	sqlStoredVersions = `SELECT o.seq, o.object_id, o.version_us, o.versioned, o.date_added_us, o.sole, length(o.raw)
+		FROM json_each(?2) j CROSS JOIN objects o INDEXED BY objects_version
+		WHERE o.coll = ?1 AND o.object_id = j.value`
+	sqlStoredRaw     = `SELECT seq, raw FROM objects WHERE seq IN (SELECT value FROM json_each(?))`
+	sqlNotSole       = `UPDATE objects SET sole = 0 WHERE seq IN (SELECT value FROM json_each(?))`
+	sqlCollection    = `SELECT pk, last_added_us FROM collections WHERE id = ?`
+	sqlLastAdded     = `UPDATE collections SET last_added_us = ? WHERE pk = ?`
+	sqlCountAudience = `INSERT INTO collection_audiences (coll, aud, n) VALUES (?, ?, ?)
+		ON CONFLICT (coll, aud) DO UPDATE SET n = n + excluded.n`
+	sqlFindAudience   = `SELECT id FROM audiences WHERE readers = ?`
+	sqlCreateAudience = `INSERT INTO audiences (readers) VALUES (?)`
+	sqlAudienceReader = `INSERT OR IGNORE INTO audience_readers (reader, audience) VALUES (?, ?)`
+
+	// OR FAIL: a failing insert fails the transaction anyway, so SQLite
+	// need not journal each statement to undo it alone.
+	insertColumns = 12
+	sqlInsertHead = `INSERT OR FAIL INTO objects (coll, object_id, type, spec, spec_rank, versioned, sole,
+		version_us, date_added_us, aud, meta, raw) VALUES `
+)
+
+// insertSizes are the row counts of the prepared multi-row inserts: a
+// batch is written with as many of the largest as fit, then smaller ones.
+var insertSizes = []int{128, 32, 8, 1}
+
+// insertSQL is the insert of each of insertSizes rows.
+var insertSQL = func() map[int]string {
+	m := map[int]string{}
+	one := "(" + marks(insertColumns) + ")"
+	for _, n := range insertSizes {
+		m[n] = sqlInsertHead + strings.TrimSuffix(strings.Repeat(one+",", n), ",")
+	}
+	return m
+}()
+
+// writerStatements are the statements prepared once on the writer.
+func writerStatements() []string {
+	qs := []string{sqlStoredVersions, sqlStoredRaw, sqlNotSole, sqlCollection, sqlLastAdded, sqlCountAudience,
+		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus}
+	for _, n := range insertSizes {
+		qs = append(qs, insertSQL[n])
+	}
+	return qs
+}
+
 // addVersionsTx is the body of AddVersions inside tx, filling res; it lets
 // other writes (federation checkpoints) share the transaction that stores
 // the versions.
+//
+// A batch costs a fixed number of statements whatever its size: one query
+// finds the stored versions of all its ids (and a second fetches the bytes
+// of the few it must compare with), the outcome of every object is decided
+// in memory in input order, and the new versions go in with multi-row
+// inserts.
 func (db *DB) addVersionsTx(ctx context.Context, tx *sql.Tx, collectionID string, vs []store.Version, res []store.AddResult) error {
 	var coll, last int64
-	err := tx.QueryRowContext(ctx, `SELECT pk, last_added_us FROM collections WHERE id = ?`, collectionID).Scan(&coll, &last)
-	if errors.Is(err, sql.ErrNoRows) {
+	if err := db.queryRow(ctx, tx, sqlCollection, collectionID).Scan(&coll, &last); errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("collection %q: %w", collectionID, store.ErrNotFound)
-	}
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
-	first := last
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO objects
-			(coll, object_id, type, spec_version, spec, spec_rank, created, modified, versioned, sole,
-			 version_us, date_added_us, revoked, created_by_ref, markings, audience, origin, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (coll, object_id, version_us) DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	same, err := tx.PrepareContext(ctx, `SELECT raw, date_added_us FROM objects WHERE coll = ? AND object_id = ? AND version_us = ?`)
-	if err != nil {
-		return err
-	}
-	defer same.Close()
-	unversioned, err := tx.PrepareContext(ctx, `SELECT raw, date_added_us FROM objects WHERE coll = ? AND object_id = ? AND versioned = 0`)
-	if err != nil {
-		return err
-	}
-	defer unversioned.Close()
-	taken, err := tx.PrepareContext(ctx, `SELECT COUNT(*) FROM objects WHERE coll = ? AND object_id = ? AND version_us = ?`)
-	if err != nil {
-		return err
-	}
-	defer taken.Close()
 
-	now := time.Now().UnixMicro()
+	keys := make([]versionKey, len(vs))
+	valid := make([]bool, len(vs))
+	ids := make([]string, 0, len(vs))
 	for i, v := range vs {
 		o := v.Object
 		if o.ID == "" || len(o.Raw) == 0 {
@@ -153,118 +231,446 @@ func (db *DB) addVersionsTx(ctx context.Context, tx *sql.Tx, collectionID string
 			res[i] = store.AddResult{Outcome: store.Rejected, Message: err.Error()}
 			continue
 		}
+		keys[i], valid[i] = k, true
+		ids = append(ids, o.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	versions, err := db.storedVersions(ctx, tx, coll, ids)
+	if err != nil {
+		return err
+	}
+	if err := db.storedRaw(ctx, tx, vs, keys, valid, versions); err != nil {
+		return err
+	}
+
+	// Decide every object in input order; what the batch adds counts for
+	// the objects after it.
+	now := time.Now().UnixMicro()
+	rows := make([]row, 0, len(vs))
+	for i := range vs {
+		if !valid[i] {
+			continue
+		}
+		o, k := vs[i].Object, keys[i]
+		vers := versions[o.ID]
 		if !k.versioned {
 			// Identical bytes of an unversioned object are the same
 			// version, whenever they arrived.
-			dup, at, err := findIdentical(ctx, unversioned, o.Raw, coll, o.ID)
-			if err != nil {
-				return err
-			}
-			if dup {
-				res[i] = store.AddResult{Outcome: store.Duplicate, DateAdded: fromMicros(at)}
+			if s := identical(vers, o.Raw); s != nil {
+				res[i] = store.AddResult{Outcome: store.Duplicate, DateAdded: fromMicros(s.added)}
 				continue
 			}
-		}
-		added := max(now, last+1)
-		if !k.versioned {
-			// Its version is its date_added; skip any instant that a
-			// versioned row of the same id already uses.
-			for {
-				var n int
-				if err := taken.QueryRowContext(ctx, coll, o.ID, added).Scan(&n); err != nil {
-					return err
-				}
-				if n == 0 {
-					break
-				}
-				added++
-			}
-			k.us = added
-		}
-		mk := ""
-		if len(o.MarkingRefs) > 0 || len(o.Granular) > 0 {
-			b, err := json.Marshal(markings{Refs: o.MarkingRefs, Granular: o.Granular})
-			if err != nil {
-				return err
-			}
-			mk = string(b)
-		}
-		audience, err := json.Marshal(nonNil(v.Audience))
-		if err != nil {
-			return err
-		}
-		spec := effectiveSpec(o)
-		r, err := ins.ExecContext(ctx, coll, o.ID, o.Type, o.SpecVersion, spec, specRank(spec), o.Created, o.Modified,
-			k.versioned, k.us, added, o.Revoked, o.CreatedByRef, mk, string(audience), v.Origin, []byte(o.Raw))
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+		} else if s := versionAt(vers, k.us); s != nil {
 			// The same id and version is stored: a duplicate when the
 			// bytes are identical, otherwise a conflicting edit of an
 			// immutable version (STIX 2.1 §3.6).
-			var raw []byte
-			var at int64
-			if err := same.QueryRowContext(ctx, coll, o.ID, k.us).Scan(&raw, &at); err != nil {
-				return err
-			}
-			if bytes.Equal(raw, o.Raw) {
-				res[i] = store.AddResult{Outcome: store.Duplicate, DateAdded: fromMicros(at)}
+			if bytes.Equal(s.raw, o.Raw) {
+				res[i] = store.AddResult{Outcome: store.Duplicate, DateAdded: fromMicros(s.added)}
 			} else {
-				res[i] = store.AddResult{Outcome: store.Rejected, DateAdded: fromMicros(at),
+				res[i] = store.AddResult{Outcome: store.Rejected, DateAdded: fromMicros(s.added),
 					Message: fmt.Sprintf("version %s of %s is already stored with different content; versions are immutable", o.Version(), o.ID)}
 			}
 			continue
 		}
+		added := max(now, last+1)
+		if !k.versioned {
+			// Its version is its date_added; skip any instant that a
+			// versioned version of the same id already uses.
+			for versionAt(vers, added) != nil {
+				added++
+			}
+			k.us = added
+		}
+		versions[o.ID] = append(vers, &stored{us: k.us, versioned: k.versioned, added: added, size: int64(len(o.Raw)), raw: o.Raw})
+		rows = append(rows, row{v: &vs[i], key: k, added: added})
 		last = added
 		res[i] = store.AddResult{Outcome: store.Added, DateAdded: fromMicros(added)}
 	}
-	if last == first {
+	if len(rows) == 0 {
 		return nil // nothing new
 	}
-	// The audience rows of everything this batch stored, in one
-	// statement: its versions are exactly those of the collection
-	// added after the previous last date_added.
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO audience (seq, reader)
-			SELECT o.seq, j.value FROM objects o, json_each(o.audience) j
-			WHERE o.coll = ? AND o.date_added_us > ?`, coll, first); err != nil {
+
+	counts, err := db.resolveAudiences(ctx, tx, rows)
+	if err != nil {
 		return err
 	}
 	// Versions of objects that now have several are no longer sole.
-	if _, err := tx.ExecContext(ctx, `UPDATE objects SET sole = 0
-			WHERE coll = ?1 AND sole = 1 AND object_id IN (
-				SELECT n.object_id FROM objects n WHERE n.coll = ?1 AND n.date_added_us > ?2
-				AND EXISTS (SELECT 1 FROM objects x WHERE x.coll = ?1 AND x.object_id = n.object_id AND x.seq <> n.seq))`,
-		coll, first); err != nil {
+	var notSole []int64
+	for _, r := range rows {
+		vers := versions[r.v.Object.ID]
+		if len(vers) < 2 {
+			continue
+		}
+		for _, s := range vers {
+			if s.seq > 0 && s.sole {
+				notSole = append(notSole, s.seq)
+				s.sole = false
+			}
+		}
+	}
+	if err := db.insertRows(ctx, tx, coll, rows, versions); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE collections SET last_added_us = ? WHERE pk = ?`, last, coll)
+	if len(notSole) > 0 {
+		if _, err := db.exec(ctx, tx, sqlNotSole, jsonArray(notSole)); err != nil {
+			return err
+		}
+	}
+	for aud, n := range counts {
+		if _, err := db.exec(ctx, tx, sqlCountAudience, coll, aud, n); err != nil {
+			return err
+		}
+	}
+	_, err = db.exec(ctx, tx, sqlLastAdded, last, coll)
 	return err
 }
 
-// findIdentical looks for a stored unversioned version of id with exactly
-// the bytes raw.
-func findIdentical(ctx context.Context, stmt *sql.Stmt, raw []byte, coll int64, id string) (bool, int64, error) {
-	rows, err := stmt.QueryContext(ctx, coll, id)
+// identical finds a version among vers that is unversioned and has exactly
+// the bytes raw (stored ones of another length were never fetched).
+func identical(vers []*stored, raw []byte) *stored {
+	for _, s := range vers {
+		if !s.versioned && s.size == int64(len(raw)) && s.raw != nil && bytes.Equal(s.raw, raw) {
+			return s
+		}
+	}
+	return nil
+}
+
+// versionAt finds the version among vers whose version instant is us.
+func versionAt(vers []*stored, us int64) *stored {
+	for _, s := range vers {
+		if s.us == us {
+			return s
+		}
+	}
+	return nil
+}
+
+// storedVersions returns the stored versions of ids in coll, by id.
+func (db *DB) storedVersions(ctx context.Context, tx *sql.Tx, coll int64, ids []string) (map[string][]*stored, error) {
+	// One of each id: the query joins them.
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	list, err := json.Marshal(ids)
 	if err != nil {
-		return false, 0, err
+		return nil, err
+	}
+	rows, err := db.query(ctx, tx, sqlStoredVersions, coll, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string][]*stored, len(ids))
+	for rows.Next() {
+		var (
+			s               stored
+			id              string
+			versioned, sole int64
+		)
+		if err := rows.Scan(&s.seq, &id, &s.us, &versioned, &s.added, &sole, &s.size); err != nil {
+			return nil, err
+		}
+		s.versioned, s.sole = versioned != 0, sole != 0
+		out[id] = append(out[id], &s)
+	}
+	return out, rows.Err()
+}
+
+// storedRaw fetches the bytes of the stored versions that objects of the
+// batch must be compared with: the same version of a versioned object, and
+// unversioned ones of the same length as an unversioned object.
+func (db *DB) storedRaw(ctx context.Context, tx *sql.Tx, vs []store.Version, keys []versionKey, valid []bool, versions map[string][]*stored) error {
+	want := map[int64]*stored{}
+	for i, v := range vs {
+		if !valid[i] {
+			continue
+		}
+		for _, s := range versions[v.Object.ID] {
+			if keys[i].versioned && s.us == keys[i].us || !keys[i].versioned && !s.versioned && s.size == int64(len(v.Object.Raw)) {
+				want[s.seq] = s
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	seqs := make([]int64, 0, len(want))
+	for seq := range want {
+		seqs = append(seqs, seq)
+	}
+	rows, err := db.query(ctx, tx, sqlStoredRaw, jsonArray(seqs))
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var b []byte
-		var at int64
-		if err := rows.Scan(&b, &at); err != nil {
-			return false, 0, err
+		var seq int64
+		var raw []byte
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return err
 		}
-		if bytes.Equal(b, raw) {
-			return true, at, nil
+		if s := want[seq]; s != nil {
+			s.raw = raw
 		}
 	}
-	return false, 0, rows.Err()
+	return rows.Err()
+}
+
+// resolveAudiences sets the audience set id of every row, creating the
+// sets not stored yet, and returns how many rows each set has.
+func (db *DB) resolveAudiences(ctx context.Context, tx *sql.Tx, rows []row) (map[int64]int64, error) {
+	counts := map[int64]int64{}
+	var prev []string
+	var prevID int64
+	for i := range rows {
+		aud := rows[i].v.Audience
+		if i == 0 || !equalStrings(aud, prev) {
+			id, err := db.audienceID(ctx, tx, aud)
+			if err != nil {
+				return nil, err
+			}
+			prev, prevID = aud, id
+		}
+		rows[i].aud = prevID
+		counts[prevID]++
+	}
+	return counts, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// audienceID returns the id of the audience set of readers in tx, creating
+// it when it is not stored.
+func (db *DB) audienceID(ctx context.Context, tx *sql.Tx, readers []string) (int64, error) {
+	set := canonicalAudience(readers)
+	b, err := json.Marshal(set)
+	if err != nil {
+		return 0, err
+	}
+	key := string(b)
+	db.mu.Lock()
+	id, ok := db.audByKey[key]
+	if !ok {
+		id, ok = db.pending[tx][key]
+	}
+	db.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	err = db.queryRow(ctx, tx, sqlFindAudience, key).Scan(&id)
+	if err == nil {
+		// Every set this transaction created is in pending, so this
+		// one is committed.
+		db.mu.Lock()
+		db.audByKey[key] = id
+		db.mu.Unlock()
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	r, err := db.exec(ctx, tx, sqlCreateAudience, key)
+	if err != nil {
+		return 0, err
+	}
+	if id, err = r.LastInsertId(); err != nil {
+		return 0, err
+	}
+	for _, reader := range set {
+		if _, err := db.exec(ctx, tx, sqlAudienceReader, reader, id); err != nil {
+			return 0, err
+		}
+	}
+	db.mu.Lock()
+	if db.pending[tx] == nil {
+		db.pending[tx] = map[string]int64{}
+	}
+	db.pending[tx][key] = id
+	db.mu.Unlock()
+	return id, nil
+}
+
+// canonicalAudience is a set of reader keys sorted and without duplicates.
+func canonicalAudience(readers []string) []string {
+	set := append(make([]string, 0, len(readers)), readers...)
+	// Insertion sort: audiences have a handful of keys.
+	for i := 1; i < len(set); i++ {
+		for j := i; j > 0 && set[j] < set[j-1]; j-- {
+			set[j], set[j-1] = set[j-1], set[j]
+		}
+	}
+	out := set[:0]
+	for i, r := range set {
+		if i == 0 || r != set[i-1] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// insertRows inserts the new versions of a batch with multi-row inserts.
+func (db *DB) insertRows(ctx context.Context, tx *sql.Tx, coll int64, rows []row, versions map[string][]*stored) error {
+	args := make([]any, 0, insertSizes[0]*insertColumns)
+	var mk markingsJSON
+	var meta strings.Builder
+	for len(rows) > 0 {
+		n := insertSizes[len(insertSizes)-1]
+		for _, size := range insertSizes {
+			if size <= len(rows) {
+				n = size
+				break
+			}
+		}
+		args = args[:0]
+		for _, r := range rows[:n] {
+			o := &r.v.Object
+			m, err := mk.of(o)
+			if err != nil {
+				return err
+			}
+			sole := int64(0)
+			if len(versions[o.ID]) == 1 {
+				sole = 1
+			}
+			spec := effectiveSpec(*o)
+			args = append(args, coll, o.ID, o.Type, spec, specRank(spec), boolInt(r.key.versioned), sole,
+				r.key.us, r.added, r.aud, packMeta(&meta, o, r.v.Origin, m), []byte(o.Raw))
+		}
+		if _, err := db.exec(ctx, tx, insertSQL[n], args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// markingsJSON encodes the marking properties of versions for the meta
+// column, remembering the last marking refs: most versions of a batch
+// share them.
+type markingsJSON struct {
+	refs []string
+	json string
+}
+
+func (m *markingsJSON) of(o *stix.Object) (string, error) {
+	switch {
+	case len(o.Granular) > 0:
+		b, err := json.Marshal(markings{Refs: o.MarkingRefs, Granular: o.Granular})
+		return string(b), err
+	case len(o.MarkingRefs) == 0:
+		return "", nil
+	case m.refs != nil && equalStrings(o.MarkingRefs, m.refs):
+		return m.json, nil
+	}
+	b, err := json.Marshal(markings{Refs: o.MarkingRefs})
+	if err != nil {
+		return "", err
+	}
+	m.refs, m.json = o.MarkingRefs, string(b)
+	return m.json, nil
+}
+
+// The fields of the meta column, in order: each is its length in decimal,
+// a colon and its bytes, so that any content round-trips.
+const (
+	metaSpecVersion = iota
+	metaCreated
+	metaModified
+	metaCreatedByRef
+	metaOrigin
+	metaRevoked // "1" or ""
+	metaMarkings
+	metaFields
+)
+
+// packMeta writes the meta column of a version using b.
+func packMeta(b *strings.Builder, o *stix.Object, origin, markings string) string {
+	b.Reset()
+	b.Grow(64 + len(o.SpecVersion) + len(o.Created) + len(o.Modified) + len(o.CreatedByRef) + len(origin) + len(markings))
+	revoked := ""
+	if o.Revoked {
+		revoked = "1"
+	}
+	for _, f := range [metaFields]string{o.SpecVersion, o.Created, o.Modified, o.CreatedByRef, origin, revoked, markings} {
+		var num [20]byte
+		b.Write(strconv.AppendInt(num[:0], int64(len(f)), 10))
+		b.WriteByte(':')
+		b.WriteString(f)
+	}
+	return b.String()
+}
+
+// unpackMeta splits a meta column into its fields, which share its memory.
+func unpackMeta(meta string) (f [metaFields]string, err error) {
+	for i := range f {
+		colon := strings.IndexByte(meta, ':')
+		n, perr := strconv.Atoi(meta[:max(colon, 0)])
+		if colon < 0 || perr != nil || n < 0 || n > len(meta)-colon-1 {
+			return f, fmt.Errorf("malformed meta column")
+		}
+		f[i], meta = meta[colon+1:colon+1+n], meta[colon+1+n:]
+	}
+	if meta != "" {
+		return f, fmt.Errorf("malformed meta column")
+	}
+	return f, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// jsonArray writes integers as a JSON array, for json_each.
+func jsonArray(ns []int64) string {
+	b := make([]byte, 0, len(ns)*8+2)
+	b = append(b, '[')
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, n, 10)
+	}
+	return string(append(b, ']'))
+}
+
+// exec, query and queryRow run one of the writer's prepared statements.
+func (db *DB) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := db.stmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (db *DB) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	st, err := db.stmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (db *DB) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	st, err := db.stmt(ctx, tx, q)
+	if err != nil {
+		return tx.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func nonNil(s []string) []string {
@@ -272,333 +678,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// Query answers one page of a filter. See store.Filter for the semantics.
-func (db *DB) Query(ctx context.Context, collectionID string, f store.Filter) (store.Page, error) {
-	if err := db.check("query"); err != nil {
-		return store.Page{}, err
-	}
-	if f.Limit <= 0 {
-		return store.Page{}, fmt.Errorf("sqlite: query: limit %d: %w", f.Limit, store.ErrInvalid)
-	}
-	coll, err := db.collectionPK(ctx, db.r, collectionID)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("sqlite: query: %w", err)
-	}
-	from, where, args, err := selection(coll, f, false)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("sqlite: query: %w", err)
-	}
-	if f.AddedAfter.After(time.Time{}) {
-		// AddedAfter applies to what is selected: strictly after, compared
-		// at the microsecond precision of date_added.
-		where += ` AND o.date_added_us > ?`
-		args = append(args, f.AddedAfter.UnixMicro())
-	}
-	q := `SELECT o.object_id, o.type, o.spec_version, o.created, o.modified, o.revoked, o.created_by_ref,
-		o.markings, o.audience, o.origin, o.date_added_us, o.raw
-		FROM ` + from + ` WHERE ` + where + ` ORDER BY o.date_added_us LIMIT ?`
-	args = append(args, f.Limit+1)
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("sqlite: query: %w", err)
-	}
-	defer rows.Close()
-	page := store.Page{Versions: make([]store.Version, 0, min(f.Limit, 1024))}
-	var d pageDecoder
-	for rows.Next() {
-		if len(page.Versions) == f.Limit {
-			page.More = true
-			break
-		}
-		v, err := d.scan(rows)
-		if err != nil {
-			return store.Page{}, fmt.Errorf("sqlite: query: %w", err)
-		}
-		page.Versions = append(page.Versions, v)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("sqlite: query: %w", err)
-	}
-	return page, nil
-}
-
-// pageDecoder decodes the rows of one page. Most versions of a page share
-// a handful of audiences and marking sets, so each distinct JSON value is
-// decoded once and copied for every version that has it.
-type pageDecoder struct {
-	audiences map[string][]string
-	markings  map[string]markings
-}
-
-// scan decodes one row of the Query select list.
-func (d *pageDecoder) scan(rows *sql.Rows) (store.Version, error) {
-	var (
-		v       store.Version
-		o       = &v.Object
-		mk, aud string
-		added   int64
-		raw     []byte
-	)
-	if err := rows.Scan(&o.ID, &o.Type, &o.SpecVersion, &o.Created, &o.Modified, &o.Revoked, &o.CreatedByRef,
-		&mk, &aud, &v.Origin, &added, &raw); err != nil {
-		return v, err
-	}
-	o.Raw = json.RawMessage(raw)
-	if mk != "" {
-		m, ok := d.markings[mk]
-		if !ok {
-			if err := json.Unmarshal([]byte(mk), &m); err != nil {
-				return v, fmt.Errorf("markings of %s: %w", o.ID, err)
-			}
-			if d.markings == nil {
-				d.markings = map[string]markings{}
-			}
-			d.markings[mk] = m
-		}
-		o.MarkingRefs = slices.Clone(m.Refs)
-		if len(m.Granular) > 0 {
-			o.Granular = make([]stix.GranularMarking, len(m.Granular))
-			for i, g := range m.Granular {
-				o.Granular[i] = g
-				o.Granular[i].Selectors = slices.Clone(g.Selectors)
-			}
-		}
-	}
-	a, ok := d.audiences[aud]
-	if !ok {
-		if err := json.Unmarshal([]byte(aud), &a); err != nil {
-			return v, fmt.Errorf("audience of %s: %w", o.ID, err)
-		}
-		if d.audiences == nil {
-			d.audiences = map[string][]string{}
-		}
-		d.audiences[aud] = a
-	}
-	v.Audience = slices.Clone(a)
-	v.DateAdded = fromMicros(added)
-	return v, nil
-}
-
-// DeleteVersions deletes the selected versions of one object. See
-// store.Objects.
-func (db *DB) DeleteVersions(ctx context.Context, collectionID, objectID string, f store.Filter) (int, error) {
-	if err := db.check("delete versions"); err != nil {
-		return 0, err
-	}
-	f.IDs = []string{objectID}
-	f.AddedAfter = time.Time{}
-	var n int64
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		coll, err := db.collectionPK(ctx, tx, collectionID)
-		if err != nil {
-			return err
-		}
-		from, where, args, err := selection(coll, f, true)
-		if err != nil {
-			return err
-		}
-		// The selection is computed before anything is deleted: "first" and
-		// "last" mean the first and last before this request.
-		if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY)`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM temp.doomed`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO temp.doomed (seq) SELECT o.seq FROM `+from+` WHERE `+where, args...); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM audience WHERE seq IN (SELECT seq FROM temp.doomed)`); err != nil {
-			return err
-		}
-		r, err := tx.ExecContext(ctx, `DELETE FROM objects WHERE seq IN (SELECT seq FROM temp.doomed)`)
-		if err != nil {
-			return err
-		}
-		if n, err = r.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE objects SET sole = (SELECT COUNT(*) = 1 FROM objects x
-			WHERE x.coll = objects.coll AND x.object_id = objects.object_id) WHERE coll = ? AND object_id = ?`, coll, objectID)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete versions: %w", err)
-	}
-	if n == 0 {
-		return 0, fmt.Errorf("sqlite: delete versions: %s: %w", objectID, store.ErrNotFound)
-	}
-	return int(n), nil
-}
-
-// queryer is what both *sql.DB and *sql.Tx offer.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// collectionPK finds the internal key of a collection by its id.
-func (db *DB) collectionPK(ctx context.Context, q queryer, id string) (int64, error) {
-	var pk int64
-	err := q.QueryRowContext(ctx, `SELECT pk FROM collections WHERE id = ?`, id).Scan(&pk)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("collection %q: %w", id, store.ErrNotFound)
-	}
-	return pk, err
-}
-
-// selection builds the FROM and WHERE clauses that select, as "o", the
-// versions of collection coll matching f, in the order store.Filter
-// documents:
-//
-//  1. visibility: only versions whose audience meets f.Readers;
-//  2. match[id] and match[type] (TAXII 2.1 §3.4.2);
-//  3. match[spec_version]: the listed spec versions, or by default only the
-//     latest spec version of each object among its visible versions;
-//  4. match[version] among the versions left by 1-3: "last" and "first"
-//     per object, "all", or exact timestamps compared as instants; several
-//     values OR.
-//
-// Spec-version selection comes before version selection so that "first"
-// and "last" pick among the versions actually served: with a 2.0 first
-// version and 2.1 later ones, "first" is the first 2.1 version rather than
-// a 2.0 version that the default spec-version rule would then hide.
-//
-// Everything is pushed into SQL (correlated NOT EXISTS on the objects_version
-// index) so that pages are full and nothing invisible is counted. The sole
-// flag short-circuits those subqueries for the common object that has a
-// single stored version, which is then trivially first, last and latest.
-//
-// The index of the outer scan is chosen here rather than by the planner,
-// which has no statistics to go by and would otherwise scan every version
-// of a type to avoid sorting the few versions of the listed ids:
-// objects_version when ids are listed (a handful of rows, sorted after),
-// objects_type for one type, and otherwise objects_added, which yields rows
-// in date_added order so that a page stops after Limit+1 matches. For
-// DeleteVersions (del), empty Versions and SpecVersions mean all.
-func selection(coll int64, f store.Filter, del bool) (from, where string, args []any, err error) {
-	switch {
-	case len(f.IDs) > 0:
-		from = `objects o INDEXED BY objects_version`
-	case len(f.Types) == 1:
-		from = `objects o INDEXED BY objects_type`
-	default:
-		from = `objects o INDEXED BY objects_added`
-	}
-	var w strings.Builder
-	w.WriteString(`o.coll = ?`)
-	args = append(args, coll)
-
-	// vis appends the visibility condition of alias a.
-	vis := func(a string) {
-		if f.Readers == nil {
-			return
-		}
-		if len(f.Readers) == 0 {
-			w.WriteString(` AND 0 = 1`)
-			return
-		}
-		w.WriteString(` AND EXISTS (SELECT 1 FROM audience au WHERE au.seq = ` + a + `.seq AND au.reader IN (` + marks(len(f.Readers)) + `))`)
-		for _, r := range f.Readers {
-			args = append(args, r)
-		}
-	}
-	in := func(col string, vals []string) {
-		w.WriteString(` AND ` + col + ` IN (` + marks(len(vals)) + `)`)
-		for _, v := range vals {
-			args = append(args, v)
-		}
-	}
-
-	vis("o")
-	if len(f.IDs) > 0 {
-		in("o.object_id", f.IDs)
-	}
-	if len(f.Types) > 0 {
-		in("o.type", f.Types)
-	}
-
-	// Spec-version selection, and the matching condition on another version
-	// p of the same object for the version selection below.
-	var pSpec func()
-	switch {
-	case len(f.SpecVersions) > 0:
-		in("o.spec", f.SpecVersions)
-		pSpec = func() { in("p.spec", f.SpecVersions) }
-	case del:
-		pSpec = func() {}
-	default:
-		w.WriteString(` AND (o.sole = 1 OR NOT EXISTS (SELECT 1 FROM objects p WHERE p.coll = o.coll AND p.object_id = o.object_id AND p.spec_rank > o.spec_rank`)
-		vis("p")
-		w.WriteString(`))`)
-		pSpec = func() { w.WriteString(` AND p.spec_rank = o.spec_rank`) }
-	}
-
-	versions := f.Versions
-	if len(versions) == 0 {
-		if del {
-			versions = []string{"all"}
-		} else {
-			versions = []string{"last"}
-		}
-	}
-	var (
-		first, last, all bool
-		exact            []int64
-	)
-	for _, v := range versions {
-		switch v {
-		case "first":
-			first = true
-		case "last":
-			last = true
-		case "all":
-			all = true
-		default:
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return "", "", nil, fmt.Errorf("match[version] %q: %w", v, store.ErrInvalid)
-			}
-			exact = append(exact, t.UnixMicro())
-		}
-	}
-	if all {
-		return from, w.String(), args, nil
-	}
-	var terms int
-	term := func() {
-		if terms > 0 {
-			w.WriteString(` OR `)
-		}
-		terms++
-	}
-	w.WriteString(` AND (`)
-	for _, side := range []struct {
-		on bool
-		op string
-	}{{last, ">"}, {first, "<"}} {
-		if !side.on {
-			continue
-		}
-		term()
-		w.WriteString(`o.sole = 1 OR NOT EXISTS (SELECT 1 FROM objects p WHERE p.coll = o.coll AND p.object_id = o.object_id AND p.version_us ` + side.op + ` o.version_us`)
-		pSpec()
-		vis("p")
-		w.WriteString(`)`)
-	}
-	if len(exact) > 0 {
-		term()
-		w.WriteString(`o.version_us IN (` + marks(len(exact)) + `)`)
-		for _, us := range exact {
-			args = append(args, us)
-		}
-	}
-	w.WriteString(`)`)
-	return from, w.String(), args, nil
-}
-
-// marks returns n comma-separated placeholders.
-func marks(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }

@@ -7,6 +7,14 @@
 // open (the CLI manages users while the server runs). Reads use a separate
 // pool of query-only connections and, thanks to WAL, proceed while a write is
 // in progress.
+//
+// For speed: a commit is durable once its frames are in the write-ahead log
+// (synchronous=NORMAL: it survives a crash of the process; the log is synced
+// when checkpointed); a goroutine with a connection of its own checkpoints
+// after writes, so that the writer does not; pages are 16 KiB, so that a batch
+// is fewer log frames; the statements that every write or page runs are
+// prepared once; and each version refers to its audience set by id (see
+// 0001_init.sql), which makes visibility a check of one integer on an index.
 package sqlite
 
 import (
@@ -21,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,9 +47,64 @@ type DB struct {
 	w      *sql.DB // exactly one connection: every write
 	r      *sql.DB // query-only connections: every read
 	closed atomic.Bool
+
+	mu sync.Mutex
+	// Committed audience sets (see audiences in 0001_init.sql), both ways.
+	// A set never changes once committed, so these never go stale; sets
+	// created by a transaction wait in pending until it commits.
+	audByKey map[string]int64
+	audByID  map[int64][]string
+	pending  map[*sql.Tx]map[string]int64
+	pks      map[string]int64        // collection keys by id (collectionPK)
+	scans    map[string]scanDecision // by collection key and reader keys (queryPage)
+	// Statements of the writer connection prepared once and reused by
+	// every transaction, by SQL, and of the readers' pool (prepared on
+	// each connection as it first runs them), up to maxReadStmts.
+	stmts  map[string]*sql.Stmt
+	rstmts map[string]*sql.Stmt
+
+	// The checkpointer: written is signalled after each commit, stop
+	// ends it and stopped is closed when it has.
+	written, stop, stopped chan struct{}
 }
 
-var _ store.Store = (*DB)(nil)
+// walPages is the size of the write-ahead log, in pages, at which the
+// writer checkpoints by itself: only when the checkpointer falls behind
+// or readers keep it from finishing.
+const walPages = 16384
+
+// checkpoint copies committed pages from the write-ahead log into the
+// database file after writes, on its own connection ck, so that the writer
+// does not (WAL checkpoints never block readers or the writer). It waits
+// checkpointEvery between checkpoints, so that a page that many
+// transactions change is copied once rather than after each of them. It
+// runs until stop is closed.
+func (db *DB) checkpoint(ck *sql.DB) {
+	defer close(db.stopped)
+	defer ck.Close()
+	pause := time.NewTimer(checkpointEvery)
+	pause.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-db.written:
+		}
+		// PASSIVE: what readers or the writer keep from being copied now
+		// will be by a later checkpoint. Failures are left to the next one.
+		var busy, logged, copied int
+		_ = ck.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logged, &copied)
+		pause.Reset(checkpointEvery)
+		select {
+		case <-db.stop:
+			return
+		case <-pause.C:
+		}
+	}
+}
+
+// checkpointEvery is the shortest time between two checkpoints.
+const checkpointEvery = 50 * time.Millisecond
 
 // busyTimeout is how long a write waits for another connection or process
 // holding the write lock before it fails with SQLITE_BUSY.
@@ -59,7 +123,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"synchronous(NORMAL)",
 		"foreign_keys(1)",
 		"temp_store(MEMORY)",
-		"cache_size(-32768)", // 32 MiB per connection
+		"cache_size(-32768)",    // 32 MiB per connection
+		"mmap_size(1073741824)", // reads map up to 1 GiB of the file instead of copying pages
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -69,7 +134,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
 
-	w, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	if err := create(ctx, path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	// The writer checkpoints only when the log has grown large (walPages):
+	// a goroutine with a connection of its own copies committed pages from
+	// the log into the database file after writes, off the writer's path.
+	w, err := sql.Open("sqlite", dsn("wal_autocheckpoint("+strconv.Itoa(walPages)+")")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -96,7 +168,47 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &DB{w: w, r: r}, nil
+	ck, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(0)
+	db := &DB{w: w, r: r, audByKey: map[string]int64{}, audByID: map[int64][]string{},
+		pks: map[string]int64{}, scans: map[string]scanDecision{},
+		pending: map[*sql.Tx]map[string]int64{}, stmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{},
+		written: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go db.checkpoint(ck)
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// pageSize is the page size of a new database: four times SQLite's
+// default, so that a batch of versions is written to the log as a quarter
+// of the frames (ingest costs about 15% less CPU; pages read as fast).
+const pageSize = "16384"
+
+// create gives a database that is new (empty) its page size and WAL mode,
+// in that order: once in WAL mode the page size can no longer change, and
+// the driver applies DSN pragmas in alphabetical order, journal_mode first.
+// Both are no-ops on an existing database.
+func create(ctx context.Context, path string) error {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "page_size("+pageSize+")")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `PRAGMA journal_mode = WAL`)
+	return err
 }
 
 // Close closes the database. Calls after Close fail with store.ErrClosed.
@@ -104,6 +216,17 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.mu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	for _, st := range db.rstmts {
+		st.Close()
+	}
+	db.stmts, db.rstmts = nil, nil
+	db.mu.Unlock()
+	close(db.stop)
+	<-db.stopped
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -116,16 +239,113 @@ func (db *DB) check(op string) error {
 }
 
 // write runs fn in one BEGIN IMMEDIATE transaction on the writer connection.
+// Audience sets that fn created are cached once the transaction commits.
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	if err != nil {
 		tx.Rollback()
+	} else {
+		err = tx.Commit()
+	}
+	db.settle(tx, err == nil)
+	if err == nil {
+		select {
+		case db.written <- struct{}{}:
+		default: // a checkpoint is due already
+		}
+	}
+	return err
+}
+
+// settle caches the audience sets that tx created, when it committed, and
+// forgets them otherwise.
+func (db *DB) settle(tx *sql.Tx, committed bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	created, ok := db.pending[tx]
+	if !ok {
+		return
+	}
+	delete(db.pending, tx)
+	if committed {
+		for key, id := range created {
+			db.audByKey[key] = id
+		}
+	}
+}
+
+// stmt returns the statement for query in tx: the one prepared on the
+// writer connection by Open when there is one (the only connection, so it
+// is reused as is), else one prepared for tx alone.
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	db.mu.Lock()
+	st, ok := db.stmts[query]
+	db.mu.Unlock()
+	if !ok {
+		return tx.PrepareContext(ctx, query)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// prepare prepares the writer's reusable statements, and the readers'
+// fixed ones. It runs before any transaction, while the writer connection
+// is free.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, q := range writerStatements() {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		db.stmts[q] = st
+	}
+	for _, q := range []string{sqlCollectionPK, sqlVisibleSets, sqlAudiences, sqlCollectionByName} {
+		if err := db.prepareRead(ctx, q); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return nil
+}
+
+// maxReadStmts bounds the statements kept prepared for readers: pages
+// take a few shapes of query (how many ids, types, audience sets), each
+// kept once seen.
+const maxReadStmts = 256
+
+// readStmt returns the reusable statement of the readers for query, nil
+// when there is none.
+func (db *DB) readStmt(query string) *sql.Stmt {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.rstmts[query]
+}
+
+// prepareRead prepares query for reuse by readers, unless it is already
+// or there are maxReadStmts. The caller must not hold a connection of the
+// pool, which the preparation needs.
+func (db *DB) prepareRead(ctx context.Context, query string) error {
+	db.mu.Lock()
+	_, ok := db.rstmts[query]
+	full := len(db.rstmts) >= maxReadStmts
+	db.mu.Unlock()
+	if ok || full {
+		return nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
 		return err
 	}
-	return tx.Commit()
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if _, ok := db.rstmts[query]; ok || db.rstmts == nil {
+		st.Close()
+		return nil
+	}
+	db.rstmts[query] = st
+	return nil
 }
 
 // migration is one embedded schema step.

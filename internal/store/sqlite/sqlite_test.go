@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -276,37 +277,50 @@ func TestReadsDuringWrite(t *testing.T) {
 }
 
 // TestQueryPlans checks with EXPLAIN QUERY PLAN that the common queries
-// scan an index in date_added order instead of sorting the collection.
+// scan an index in date_added order instead of sorting the collection, that
+// visibility is checked on the index, and that a reader who sees a few
+// audience sets merges them in date_added order.
 func TestQueryPlans(t *testing.T) {
 	db := openTemp(t)
 	defer db.Close()
 	ctx := context.Background()
+	all := visibility{all: true}
+	some := visibility{sets: []int64{1, 2}, visible: 10, total: 100}
+	many := visibility{sets: []int64{1, 2, 3}, visible: 90, total: 100}
 	for _, tc := range []struct {
 		name   string
 		filter store.Filter
+		vis    visibility
 		want   []string
 		reject []string
 	}{
-		{"default", store.Filter{Limit: 100}, []string{"objects_added"}, []string{"TEMP B-TREE"}},
-		{"readers", store.Filter{Limit: 100, Readers: []string{"*", "community"}}, []string{"objects_added", "SEARCH au"}, []string{"TEMP B-TREE", "SCAN au"}},
-		{"added_after all", store.Filter{Limit: 100, Versions: []string{"all"}, AddedAfter: fromMicros(1)}, []string{"objects_added (coll=? AND date_added_us>?)"}, []string{"TEMP B-TREE"}},
-		{"one type", store.Filter{Limit: 100, Types: []string{"indicator"}}, []string{"objects_type (coll=? AND type=?)"}, []string{"TEMP B-TREE"}},
-		{"one type added_after", store.Filter{Limit: 100, Types: []string{"indicator"}, AddedAfter: fromMicros(1)}, []string{"objects_type (coll=? AND type=? AND date_added_us>?)"}, []string{"TEMP B-TREE"}},
-		{"types", store.Filter{Limit: 100, Types: []string{"indicator", "malware"}}, []string{"objects_added (coll=?)"}, []string{"TEMP B-TREE"}},
-		{"ids", store.Filter{Limit: 100, IDs: []string{"indicator--x"}}, []string{"SEARCH o USING INDEX objects_version (coll=? AND object_id=?)"}, nil},
-		{"ids and type", store.Filter{Limit: 100, IDs: []string{"indicator--x", "indicator--y"}, Types: []string{"indicator"}, AddedAfter: fromMicros(1)},
+		{"default", store.Filter{Limit: 100}, all, []string{"objects_added"}, []string{"TEMP B-TREE"}},
+		{"readers", store.Filter{Limit: 100}, many, []string{"SEARCH p USING COVERING INDEX objects_version", "objects_added (coll=?)"},
+			[]string{"TEMP B-TREE", "SCAN"}},
+		{"readers outside a snapshot", store.Filter{Limit: 100, AddedAfter: fromMicros(1)}, visibility{readers: `["*","community"]`},
+			[]string{"objects_added (coll=? AND date_added_us>?)", "MATERIALIZE visible", "SEARCH ar USING PRIMARY KEY (reader=?)", "SEARCH p USING COVERING INDEX objects_version"},
+			[]string{"TEMP B-TREE", "SCAN o", "CORRELATED LIST SUBQUERY"}},
+		{"added_after all", store.Filter{Limit: 100, Versions: []string{"all"}, AddedAfter: fromMicros(1)}, all, []string{"objects_added (coll=? AND date_added_us>?)"}, []string{"TEMP B-TREE"}},
+		{"one type", store.Filter{Limit: 100, Types: []string{"indicator"}}, all, []string{"objects_type (coll=? AND type=?)"}, []string{"TEMP B-TREE"}},
+		{"one type added_after", store.Filter{Limit: 100, Types: []string{"indicator"}, AddedAfter: fromMicros(1)}, some, []string{"objects_type (coll=? AND type=? AND date_added_us>?)"}, []string{"TEMP B-TREE"}},
+		{"types", store.Filter{Limit: 100, Types: []string{"indicator", "malware"}}, all, []string{"objects_added (coll=?)"}, []string{"TEMP B-TREE"}},
+		{"ids", store.Filter{Limit: 100, IDs: []string{"indicator--x"}}, all, []string{"SEARCH o USING INDEX objects_version (coll=? AND object_id=?)"}, nil},
+		{"ids and type", store.Filter{Limit: 100, IDs: []string{"indicator--x", "indicator--y"}, Types: []string{"indicator"}, AddedAfter: fromMicros(1)}, some,
 			[]string{"SEARCH o USING INDEX objects_version (coll=? AND object_id=?)"}, []string{"objects_type", "objects_added"}},
+		{"merge", store.Filter{Limit: 100, AddedAfter: fromMicros(1)}, some,
+			[]string{"MERGE (UNION ALL)", "objects_aud (coll=? AND aud=? AND date_added_us>?)"}, []string{"TEMP B-TREE", "objects_added"}},
+		{"merge one set", store.Filter{Limit: 100, Versions: []string{"first", "last"}}, visibility{sets: []int64{1}, visible: 90, total: 100},
+			[]string{"objects_aud (coll=? AND aud=?)"}, []string{"TEMP B-TREE", "objects_added"}},
+		{"merge types", store.Filter{Limit: 100, Types: []string{"indicator", "malware"}}, some,
+			[]string{"MERGE (UNION ALL)", "objects_aud (coll=? AND aud=?)"}, []string{"TEMP B-TREE", "objects_added"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			from, where, args, err := selection(1, tc.filter, false)
+			sel := selector{coll: 1, f: tc.filter, vis: tc.vis}
+			q, args, err := sel.pageQuery(sel.merge())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !tc.filter.AddedAfter.IsZero() {
-				where += ` AND o.date_added_us > ?`
-				args = append(args, micros(tc.filter.AddedAfter))
-			}
-			rows, err := db.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT o.raw FROM `+from+` WHERE `+where+` ORDER BY o.date_added_us LIMIT 101`, args...)
+			rows, err := db.r.QueryContext(ctx, `EXPLAIN QUERY PLAN `+q, append(args, 101)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,5 +373,105 @@ func TestSpecRank(t *testing.T) {
 		if got := specRank(tc.in); got != tc.want {
 			t.Errorf("specRank(%q) = %d, want %d", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestRawBytesKept checks what pageDecoder.scan relies on: the driver
+// reads each blob into a new slice, so the sql.RawBytes of a row stays
+// intact after the next rows are read and the rows are closed.
+func TestRawBytesKept(t *testing.T) {
+	db := openTemp(t)
+	defer db.Close()
+	ctx := context.Background()
+	rows, err := db.r.QueryContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+		SELECT CAST(printf('blob %d %s', i, zeroblob(i)) AS BLOB) FROM n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept [][]byte
+	for rows.Next() {
+		var raw sql.RawBytes
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, raw)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if len(kept) != 100 {
+		t.Fatalf("%d rows", len(kept))
+	}
+	for i, b := range kept {
+		if want := fmt.Sprintf("blob %d ", i+1); !strings.HasPrefix(string(b), want) {
+			t.Fatalf("row %d: %q, want prefix %q: the driver reuses blob buffers, pageDecoder.scan must copy", i, b, want)
+		}
+	}
+}
+
+// TestWritePlans checks with EXPLAIN QUERY PLAN that the batch lookup of
+// stored versions seeks objects_version once per id.
+func TestWritePlans(t *testing.T) {
+	db := openTemp(t)
+	defer db.Close()
+	rows, err := db.r.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+sqlStoredVersions, 1, `["a","b"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	all := strings.Join(plan, "\n")
+	if !strings.Contains(all, "SEARCH o USING INDEX objects_version (coll=? AND object_id=?)") || strings.Contains(all, "SCAN o") {
+		t.Errorf("plan:\n%s", all)
+	}
+}
+
+// TestAddVersionsStatus checks that the versions and their status are
+// stored together, and that neither is when the status cannot be.
+func TestAddVersionsStatus(t *testing.T) {
+	db := openTemp(t)
+	defer db.Close()
+	ctx := context.Background()
+	coll := "2e1a5b7c-0000-4000-8000-000000000003"
+	if err := db.CreateCollection(ctx, store.Collection{ID: coll, Title: "status"}); err != nil {
+		t.Fatal(err)
+	}
+	version := func(n int) store.Version {
+		o, err := stix.DecodeObject([]byte(fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-000000000000","created":"2020-01-01T00:00:00Z","modified":"2020-01-01T00:00:00Z"}`, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.Version{Object: o, Audience: []string{store.ReaderAnyone}}
+	}
+	res, err := db.AddVersionsStatus(ctx, coll, []store.Version{version(1), version(1), version(2)}, func(res []store.AddResult) (store.Status, error) {
+		st := store.Status{ID: "s1", CollectionID: coll, Status: "complete", Total: len(res)}
+		for _, r := range res {
+			st.Successes = append(st.Successes, store.StatusDetail{ID: fmt.Sprint(r.Outcome)})
+		}
+		return st, nil
+	})
+	if err != nil || len(res) != 3 || res[0].Outcome != store.Added || res[1].Outcome != store.Duplicate || res[2].Outcome != store.Added {
+		t.Fatalf("AddVersionsStatus: %+v, %v", res, err)
+	}
+	if st, err := db.Status(ctx, "s1"); err != nil || len(st.Successes) != 3 || st.Successes[1].ID != fmt.Sprint(store.Duplicate) {
+		t.Errorf("status: %+v, %v", st, err)
+	}
+	// A status that cannot be stored (no id) stores nothing.
+	if _, err := db.AddVersionsStatus(ctx, coll, []store.Version{version(3)}, func([]store.AddResult) (store.Status, error) {
+		return store.Status{}, nil
+	}); err == nil {
+		t.Error("AddVersionsStatus with an invalid status succeeded")
+	}
+	if p, err := db.Query(ctx, coll, store.Filter{Limit: 10}); err != nil || len(p.Versions) != 2 {
+		t.Errorf("after a failed AddVersionsStatus: %d versions, %v; want 2", len(p.Versions), err)
 	}
 }

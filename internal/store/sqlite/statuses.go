@@ -17,33 +17,36 @@ func (db *DB) PutStatus(ctx context.Context, s store.Status) error {
 	if err := db.check("put status"); err != nil {
 		return err
 	}
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.putStatusTx(ctx, tx, s) }); err != nil {
+		return fmt.Errorf("sqlite: put status: %w", err)
+	}
+	return nil
+}
+
+const sqlPutStatus = `INSERT INTO statuses
+	(id, collection_id, owner_user_id, status, request_us, total, successes, failures, pendings)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET collection_id = excluded.collection_id,
+		owner_user_id = excluded.owner_user_id, status = excluded.status,
+		request_us = excluded.request_us, total = excluded.total, successes = excluded.successes,
+		failures = excluded.failures, pendings = excluded.pendings`
+
+// putStatusTx is PutStatus inside tx.
+func (db *DB) putStatusTx(ctx context.Context, tx *sql.Tx, s store.Status) error {
 	if s.ID == "" {
-		return fmt.Errorf("sqlite: put status: empty id: %w", store.ErrInvalid)
+		return fmt.Errorf("empty id: %w", store.ErrInvalid)
 	}
 	details := make([]string, 3)
 	for i, d := range [][]store.StatusDetail{s.Successes, s.Failures, s.Pendings} {
 		b, err := json.Marshal(d)
 		if err != nil {
-			return fmt.Errorf("sqlite: put status: %w", err)
+			return err
 		}
 		details[i] = string(b)
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO statuses
-			(id, collection_id, owner_user_id, status, request_us, total, successes, failures, pendings)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET collection_id = excluded.collection_id,
-				owner_user_id = excluded.owner_user_id, status = excluded.status,
-				request_us = excluded.request_us, total = excluded.total, successes = excluded.successes,
-				failures = excluded.failures, pendings = excluded.pendings`,
-			s.ID, s.CollectionID, s.OwnerUserID, s.Status, micros(s.RequestTime), s.Total,
-			details[0], details[1], details[2])
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: put status: %w", err)
-	}
-	return nil
+	_, err := db.exec(ctx, tx, sqlPutStatus, s.ID, s.CollectionID, s.OwnerUserID, s.Status, micros(s.RequestTime), int64(s.Total),
+		details[0], details[1], details[2])
+	return err
 }
 
 // Status returns a status resource by id.

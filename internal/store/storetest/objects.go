@@ -670,3 +670,107 @@ func testLargePaging(t *testing.T, s store.Store) {
 	}
 	t.Logf("paged through %d versions in %d pages in %v", seen, pages, time.Since(start))
 }
+
+// testLowVisibility pages, as readers who see a small part of a
+// collection, through versions spread over many audiences, some of them
+// new between two pages: every page is full, in date_added order, and
+// holds exactly the versions the reader may see (with types, versions
+// and ids filters too).
+func testLowVisibility(t *testing.T, s store.Store) {
+	coll := newCollection(t, s)
+	orgs := make([]string, 12)
+	for i := range orgs {
+		orgs[i] = store.ReaderOrg(fmt.Sprintf("identity--%d", i))
+	}
+	group := store.ReaderGroup("marking-definition--low")
+	type stored struct {
+		o   stix.Object
+		aud []string
+	}
+	var all []stored
+	load := func(from, n int, newAudiences bool) {
+		var vs []store.Version
+		for i := from; i < from+n; i++ {
+			var aud []string
+			switch {
+			case newAudiences && i%7 == 0:
+				aud = []string{orgs[i%len(orgs)], group, store.ReaderOrg(fmt.Sprintf("identity--new-%d", i%3))}
+			case i%5 == 0:
+				aud = []string{orgs[i%len(orgs)], orgs[(i+1)%len(orgs)]}
+			case i%3 == 0:
+				aud = []string{orgs[i%len(orgs)]}
+			default:
+				aud = []string{orgs[(i%4)+8], store.ReaderCommunity}
+			}
+			// Objects of two to four versions, each with its own audience.
+			typ := []string{"indicator", "malware", "tool"}[i%3]
+			o := object(t, typ, fmt.Sprintf("%s--%08x-3333-4333-8333-000000000000", typ, i/4), "2.1", ts(0), ts(i%4))
+			if slices.ContainsFunc(all, func(x stored) bool { return x.o.ID == o.ID && x.o.Modified == o.Modified }) {
+				continue
+			}
+			vs = append(vs, store.Version{Object: o, Audience: aud})
+			all = append(all, stored{o, aud})
+		}
+		add(t, s, coll, vs...)
+	}
+	load(0, 600, false)
+
+	sees := func(readers, aud []string) bool {
+		return slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(readers, a) })
+	}
+	for _, tc := range []struct {
+		name    string
+		readers []string
+		filter  store.Filter
+	}{
+		{"one org", []string{orgs[2]}, store.Filter{Versions: []string{"all"}}},
+		{"two orgs", []string{orgs[2], orgs[7]}, store.Filter{Versions: []string{"all"}}},
+		{"org and group", []string{orgs[5], group}, store.Filter{Versions: []string{"all"}}},
+		{"one org, one type", []string{orgs[3]}, store.Filter{Versions: []string{"all"}, Types: []string{"tool"}}},
+		{"one org, two types", []string{orgs[3], orgs[4]}, store.Filter{Versions: []string{"all"}, Types: []string{"tool", "malware"}}},
+		{"many orgs", orgs[:7], store.Filter{Versions: []string{"all"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.filter
+			f.Readers, f.Limit = tc.readers, 7
+			var got []string
+			var last time.Time
+			for pages := 0; ; pages++ {
+				if pages == 2 {
+					// New audience sets, some visible to the reader, between pages.
+					load(1000+len(all), 60, true)
+				}
+				p := query(t, s, coll, f)
+				if p.More && len(p.Versions) != f.Limit {
+					t.Fatalf("page %d: %d versions with More", pages, len(p.Versions))
+				}
+				for _, v := range p.Versions {
+					if !v.DateAdded.After(last) {
+						t.Fatalf("page %d: not after the previous page", pages)
+					}
+					last = v.DateAdded
+					if !sees(tc.readers, v.Audience) {
+						t.Fatalf("page %d: %s with audience %v is not for %v", pages, v.Object.ID, v.Audience, tc.readers)
+					}
+				}
+				got = append(got, keys(p.Versions)...)
+				if !p.More {
+					break
+				}
+				f.AddedAfter = last
+			}
+			var want []string
+			for _, x := range all {
+				if sees(tc.readers, x.aud) && (len(f.Types) == 0 || slices.Contains(f.Types, x.o.Type)) {
+					want = append(want, objKeys(x.o)...)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("paged %d versions, want %d:\ngot  %v\nwant %v", len(got), len(want), got, want)
+			}
+			if len(want) <= f.Limit {
+				t.Errorf("only %d versions to page through: the test data is not what it should be", len(want))
+			}
+		})
+	}
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Open) {
 		{"Paging", testPaging},
 		{"InvalidFilters", testInvalidFilters},
 		{"Visibility", testVisibility},
+		{"LowVisibility", testLowVisibility},
 		{"AgainstModel", testAgainstModel},
 		{"Delete", testDelete},
 		{"RawRoundTrip", testRawRoundTrip},
