@@ -1,12 +1,18 @@
 package pattern
 
-import "time"
+import (
+	"math/big"
+	"time"
+)
 
 // Pattern is a parsed STIX pattern (STIX 2.1 §9). Root is the top
 // observation expression; Source is the text it was parsed from.
 type Pattern struct {
 	Root   ObsExpr
 	Source string
+
+	v20   bool  // parsed with the STIX 2.0 grammar
+	ncomp int32 // number of comparisons (Comparison.idx runs from 0)
 }
 
 // ObsExpr is an observation expression (STIX 2.1 §9.5): one of *ObsSimple,
@@ -139,7 +145,8 @@ var cmpOpNames = [...]string{"=", "!=", "<", "<=", ">", ">=", "IN", "LIKE", "MAT
 
 func (o CmpOp) String() string { return cmpOpNames[o] }
 
-// Comparison is one property test: "path [NOT] op value", or "EXISTS path".
+// Comparison is one property test: "path [NOT] op value", or
+// "[NOT] EXISTS path" (STIX 2.1 grammar only).
 // OpText keeps the operator spelling for =/==/!=/<> so printing round-trips
 // exactly. Set holds the members for IN; Value the operand otherwise.
 type Comparison struct {
@@ -150,6 +157,8 @@ type Comparison struct {
 	Value   Literal
 	Set     []Literal
 	Pos     Pos
+
+	idx int32 // position among the pattern's comparisons, in source order
 }
 
 func (*CompBinary) compExpr() {}
@@ -212,8 +221,9 @@ func (k LitKind) String() string { return litKindNames[k] }
 // Literal is a constant with its exact source text. The decoded value is in
 // the field matching Kind; Err records a literal that is syntactically valid
 // but cannot be converted (an invalid calendar date such as
-// t'2021-02-30T00:00:00Z', or an integer beyond 64 bits), which the
-// reference matcher reports as an error at match time.
+// t'2021-02-30T00:00:00Z'), which the reference matcher reports as an
+// error at match time. Integers beyond 64 bits compare exactly, as Python
+// integers do; Int then holds the clamped value.
 type Literal struct {
 	Kind  LitKind
 	Text  string
@@ -224,4 +234,6 @@ type Literal struct {
 	Bytes []byte
 	Time  time.Time
 	Err   error
+
+	big *big.Int // an integer beyond 64 bits (Int is then clamped)
 }

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // AnchorKind says how an Anchor is tested.
@@ -71,22 +72,61 @@ type Compiled struct {
 	pattern   *Pattern
 	stateless bool
 	simple    CompExpr
-	anchors   []Anchor
-	preds     map[*Comparison]predFunc
+	preds     []predFunc
+	byPtr     map[*Comparison]predFunc
+	one       [1]predFunc
+
+	anchorsOnce sync.Once
+	anchors     []Anchor
 }
 
 // Compile prepares p for evaluation. It fails where every evaluation would
 // fail: an invalid literal or regular expression, a set mixing types, or a
 // WITHIN or REPEATS value below one.
 func Compile(p *Pattern) (*Compiled, error) {
-	c := &Compiled{pattern: p, preds: map[*Comparison]predFunc{}}
-	ev := &evaluator{engine: true}
-	for _, cmp := range p.comparisons() {
+	c := &Compiled{pattern: p}
+	ev := evaluator{engine: true}
+	// Parsed trees number their comparisons; trees built by hand are keyed
+	// by pointer.
+	if o, ok := p.Root.(*ObsSimple); ok && p.ncomp == 1 {
+		if cmp, ok := o.Comparison.(*Comparison); ok && cmp.idx == 0 {
+			c.preds = c.one[:]
+			if cmp.Op != OpExists {
+				c.preds[0] = ev.predicate(cmp)
+				if ev.err != nil {
+					return nil, fmt.Errorf("pattern: compile %s: %w", cmp, ev.err)
+				}
+			}
+			c.stateless = true
+			c.simple = cmp
+			return c, nil
+		}
+	}
+	cmps := p.comparisons()
+	numbered := len(cmps) == int(p.ncomp)
+	for i, cmp := range cmps {
+		if int(cmp.idx) != i {
+			numbered = false
+		}
+	}
+	if numbered {
+		c.preds = make([]predFunc, len(cmps))
+	} else {
+		c.byPtr = make(map[*Comparison]predFunc, len(cmps))
+	}
+	for i, cmp := range cmps {
+		if cmp.Op == OpExists {
+			continue
+		}
 		pred := ev.predicate(cmp)
 		if ev.err != nil {
 			return nil, fmt.Errorf("pattern: compile %s: %w", cmp, ev.err)
 		}
-		c.preds[cmp] = pred
+		if numbered {
+			c.preds[i] = pred
+		} else {
+			c.byPtr[cmp] = pred
+		}
 	}
 	if err := checkQualifiers(p.Root); err != nil {
 		return nil, fmt.Errorf("pattern: compile: %w", err)
@@ -95,7 +135,6 @@ func Compile(p *Pattern) (*Compiled, error) {
 		c.stateless = true
 		c.simple = s.Comparison
 	}
-	c.anchors = obsAnchors(p.Root)
 	return c, nil
 }
 
@@ -138,7 +177,10 @@ func (c *Compiled) Stateless() bool { return c.stateless }
 
 // Anchors returns the pattern's anchors (see the package comment above).
 // The slice is shared; do not modify it.
-func (c *Compiled) Anchors() []Anchor { return c.anchors }
+func (c *Compiled) Anchors() []Anchor {
+	c.anchorsOnce.Do(func() { c.anchors = obsAnchors(c.pattern.Root) })
+	return c.anchors
+}
 
 // MatchObservation evaluates a stateless pattern against one observation.
 // For a stateful pattern it reports whether the observation matches the
@@ -150,14 +192,14 @@ func (c *Compiled) MatchObservation(o *Observation) bool {
 	if c.stateless {
 		return len(c.fastComp(o, c.simple)) > 0
 	}
-	ev := evaluator{obs: []Observation{*o}, engine: true, preds: c.preds}
+	ev := evaluator{obs: []Observation{*o}, engine: true, v20: c.pattern.v20, preds: c.preds, byPtr: c.byPtr}
 	ok, err := ev.run(c.pattern.Root)
 	return ok && err == nil
 }
 
 // Match evaluates the pattern over a window of observations.
 func (c *Compiled) Match(window []Observation) bool {
-	ev := &evaluator{obs: window, engine: true, preds: c.preds}
+	ev := &evaluator{obs: window, engine: true, v20: c.pattern.v20, preds: c.preds, byPtr: c.byPtr}
 	ok, err := ev.run(c.pattern.Root)
 	return ok && err == nil
 }
@@ -271,7 +313,11 @@ func equalAnchor(typ, path string, l Literal) (Anchor, bool) {
 	case LitString:
 		a.Value = l.Str
 	case LitInt:
-		a.Value = strconv.FormatInt(l.Int, 10)
+		if l.big != nil {
+			a.Value = l.big.String()
+		} else {
+			a.Value = strconv.FormatInt(l.Int, 10)
+		}
 	case LitBool:
 		a.Value = strconv.FormatBool(l.Bool)
 	default:
@@ -321,12 +367,17 @@ func (c *Compiled) fastComp(o *Observation, e CompExpr) []string {
 		}
 		return l
 	case *Comparison:
-		pred := c.preds[e]
+		var pred predFunc
+		if c.byPtr != nil {
+			pred = c.byPtr[e]
+		} else if int(e.idx) < len(c.preds) {
+			pred = c.preds[e.idx]
+		}
 		var out []string
 		var buf [1]any
 		for i := range o.Objects {
 			obj := &o.Objects[i]
-			if obj.Type != e.Path.Type || sdoTypes[obj.Type] {
+			if obj.Type != e.Path.Type || (!c.pattern.v20 && sdoTypes[obj.Type]) {
 				continue
 			}
 			buf[0] = obj.Props
@@ -335,6 +386,8 @@ func (c *Compiled) fastComp(o *Observation, e CompExpr) []string {
 				continue
 			}
 			if e.Op == OpExists {
+				// As in the reference matcher, which has no NOT EXISTS:
+				// the negation is ignored.
 				out = append(out, obj.ID)
 				continue
 			}

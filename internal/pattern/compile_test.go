@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestAnchors(t *testing.T) {
+func TestPatternAnchors(t *testing.T) {
 	tests := []struct {
 		pattern   string
 		stateless bool
@@ -47,7 +47,7 @@ func TestAnchors(t *testing.T) {
 	}
 }
 
-func TestCompileErrors(t *testing.T) {
+func TestPatternCompileErrors(t *testing.T) {
 	for _, s := range []string{
 		"[a:b MATCHES '(']",
 		"[a:b IN (1, 'x')]",
@@ -70,7 +70,7 @@ func obsOf(objs ...Object) Observation {
 	return Observation{FirstObserved: t0, LastObserved: t0, NumberObserved: 1, Objects: objs}
 }
 
-func TestMatchObservationEngine(t *testing.T) {
+func TestPatternMatchObservationEngine(t *testing.T) {
 	ip := func(v string) Object {
 		return Object{ID: "ip", Type: "ipv6-addr", Props: map[string]any{"type": "ipv6-addr", "value": v}}
 	}
@@ -97,7 +97,7 @@ func TestMatchObservationEngine(t *testing.T) {
 	}
 }
 
-func TestCompiledMatchWindow(t *testing.T) {
+func TestPatternCompiledMatchWindow(t *testing.T) {
 	p, _ := Parse("([domain-name:value = 'a.com'] FOLLOWEDBY [domain-name:value = 'b.com']) WITHIN 10 SECONDS")
 	c, err := Compile(p)
 	if err != nil {
@@ -123,7 +123,7 @@ func TestCompiledMatchWindow(t *testing.T) {
 type anchorKey struct{ typ, path, value string }
 
 // TestLargeAnchorIndex checks the indexing approach end to end at scale.
-func TestLargeAnchorIndex(t *testing.T) {
+func TestPatternLargeAnchorIndex(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scale test")
 	}
@@ -176,7 +176,7 @@ func syntheticObservation(i int) Observation {
 
 // TestFastPathAgrees checks the stateless fast path against the general
 // evaluator (engine semantics) on every corpus pattern and observation.
-func TestFastPathAgrees(t *testing.T) {
+func TestPatternFastPathAgrees(t *testing.T) {
 	obs := loadObservations(t, "observed21.json", Version21)
 	for _, c := range readCases(t, "match21.txt") {
 		p, err := Parse(c.pattern)

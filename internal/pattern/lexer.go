@@ -1,12 +1,15 @@
 package pattern
 
-import "fmt"
+import (
+	"unicode/utf8"
+)
 
-// tokKind is a token type of the STIX 2.1 pattern grammar (STIXPattern.g4,
-// STIX 2.1 §9). The order of the kinds mirrors the order of the lexer rules
-// in the grammar, because ANTLR breaks ties between equally long matches by
-// rule order and this lexer reproduces that.
-type tokKind int
+// tokKind is a token type of the STIX pattern grammar (STIXPattern.g4 as
+// compiled into stix2-patterns). The values are the grammar's token type
+// numbers in its STIX 2.1 form, so that sorting by kind gives the order in
+// which ANTLR lists expected tokens in its error messages. tEOF stands for
+// ANTLR's EOF (-1), which sorts first.
+type tokKind uint8
 
 const (
 	tEOF tokKind = iota
@@ -55,14 +58,22 @@ const (
 	tRBrack
 	tLBrack
 	tPlus
+	tHyphen
 	tMinus
 	tPower
 	tDivide
 	tAsterisk
+	tWS
+	tComment
+	tLineComment
 	tInvalid
+	numTokKinds
 )
 
-var tokNames = [...]string{
+// tokNames are the names ANTLR prints for token types in the reference
+// validator, which replaces the literal name "<INVALID>" by the symbolic
+// name.
+var tokNames = [numTokKinds]string{
 	tEOF: "<EOF>", tIntNeg: "IntNegLiteral", tIntPos: "IntPosLiteral",
 	tFloatNeg: "FloatNegLiteral", tFloatPos: "FloatPosLiteral", tHex: "HexLiteral",
 	tBinary: "BinaryLiteral", tString: "StringLiteral", tBool: "BoolLiteral",
@@ -75,34 +86,25 @@ var tokNames = [...]string{
 	tIdentHyphen: "IdentifierWithHyphen", tEQ: "EQ", tNEQ: "NEQ", tLT: "'<'",
 	tLE: "'<='", tGT: "'>'", tGE: "'>='", tQuote: "'''", tColon: "':'", tDot: "'.'",
 	tComma: "','", tRParen: "')'", tLParen: "'('", tRBrack: "']'", tLBrack: "'['",
-	tPlus: "'+'", tMinus: "'-'", tPower: "'^'", tDivide: "'/'", tAsterisk: "'*'",
+	tPlus: "'+'", tHyphen: "HYPHEN", tMinus: "'-'", tPower: "'^'", tDivide: "'/'",
+	tAsterisk: "'*'", tWS: "WS", tComment: "COMMENT", tLineComment: "LINE_COMMENT",
 	tInvalid: "InvalidCharacter",
 }
 
 func (k tokKind) String() string {
-	if int(k) < len(tokNames) {
+	if k < numTokKinds {
 		return tokNames[k]
 	}
-	return fmt.Sprintf("tok(%d)", int(k))
+	return "<UNKNOWN>"
 }
 
-// keywords maps the grammar's keywords (case-sensitive in STIX 2.1) to
-// their token kinds. "true" and "false" lex as BoolLiteral, which precedes
-// the TRUE/FALSE rules in the grammar.
-var keywords = map[string]tokKind{
-	"AND": tAND, "OR": tOR, "NOT": tNOT, "FOLLOWEDBY": tFOLLOWEDBY, "LIKE": tLIKE,
-	"MATCHES": tMATCHES, "ISSUPERSET": tISSUPERSET, "ISSUBSET": tISSUBSET,
-	"EXISTS": tEXISTS, "LAST": tLAST, "IN": tIN, "START": tSTART, "STOP": tSTOP,
-	"SECONDS": tSECONDS, "true": tBool, "false": tBool, "WITHIN": tWITHIN,
-	"REPEATS": tREPEATS, "TIMES": tTIMES,
-}
-
-// token is one lexed token. Text is the exact source text; Off is the rune
-// offset of its first character.
+// token is one lexed token: its kind, its byte range in the source, and
+// the position of its first character (ANTLR's line and column, the column
+// counted in code points).
 type token struct {
-	kind tokKind
-	text string
-	pos  Pos
+	kind       tokKind
+	start, end int32
+	line, col  int32
 }
 
 // Pos is a source position: Line is 1-based, Column is the 0-based offset in
@@ -112,30 +114,36 @@ type Pos struct {
 	Line, Column int
 }
 
-func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Column) }
+func (p Pos) String() string { return itoa(int64(p.Line)) + ":" + itoa(int64(p.Column)) }
 
-// lexer turns pattern text into tokens with ANTLR's longest-match rule.
+// lexer splits pattern text into tokens exactly as the ANTLR lexer of the
+// reference tools does: the longest match wins, ties go to the rule listed
+// first in the grammar, whitespace and comments are skipped, and any other
+// character is an InvalidCharacter token. With v20 set it lexes the STIX
+// 2.0 grammar, which has no EXISTS keyword.
 type lexer struct {
-	src  []rune
-	i    int
-	line int
-	col  int
+	src       string
+	i         int
+	line, col int32
+	v20       bool
 }
 
-func isDigit(r rune) bool { return r >= '0' && r <= '9' }
-func isIdentStart(r rune) bool {
-	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+func newLexer(src string, v20 bool) lexer { return lexer{src: src, line: 1, v20: v20} }
+
+func isDigitB(c byte) bool { return c >= '0' && c <= '9' }
+func isIdentStartB(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
-func isIdentPart(r rune) bool { return isIdentStart(r) || isDigit(r) }
-func isHexDigit(r rune) bool {
-	return isDigit(r) || (r >= 'a' && r <= 'f') || (r >= 'A' && r <= 'F')
+func isIdentPartB(c byte) bool { return isIdentStartB(c) || isDigitB(c) }
+func isHexDigitB(c byte) bool {
+	return isDigitB(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
-func isB64(r rune) bool {
-	return isIdentPart(r) && r != '_' || r == '+' || r == '/'
+func isB64B(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigitB(c) || c == '+' || c == '/'
 }
 
-// isWS reports the grammar's WS rule characters.
-func isWS(r rune) bool {
+// isWSRune reports the grammar's WS characters.
+func isWSRune(r rune) bool {
 	switch r {
 	case ' ', '\t', '\r', '\n', '\v', '\f', 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000:
 		return true
@@ -143,35 +151,111 @@ func isWS(r rune) bool {
 	return r >= 0x2000 && r <= 0x200a
 }
 
-func (l *lexer) at(j int) rune {
+// at returns the byte at j, or 0 past the end (0 never continues a token).
+func (l *lexer) at(j int) byte {
 	if j < len(l.src) {
 		return l.src[j]
 	}
-	return -1
+	return 0
 }
 
-// advance moves over n runes, keeping line and column.
-func (l *lexer) advance(n int) {
-	for k := 0; k < n; k++ {
-		if l.src[l.i] == '\n' {
+// advanceTo moves to byte offset j, keeping line and column.
+func (l *lexer) advanceTo(j int) {
+	for l.i < j {
+		c := l.src[l.i]
+		switch {
+		case c == '\n':
 			l.line++
 			l.col = 0
-		} else {
+			l.i++
+		case c < utf8.RuneSelf:
 			l.col++
+			l.i++
+		default:
+			_, n := utf8.DecodeRuneInString(l.src[l.i:])
+			l.col++
+			l.i += n
 		}
-		l.i++
 	}
 }
 
-// matchInt returns the length of '[+-]? (0 | [1-9][0-9]*)' at j (sign
-// handled by the caller), or 0.
-func (l *lexer) matchUnsignedInt(j int) int {
-	if l.at(j) == '0' {
+// next returns the next token, skipping whitespace and comments.
+func (l *lexer) next() token {
+	for l.i < len(l.src) {
+		c := l.src[l.i]
+		if c == ' ' || (c >= '\t' && c <= '\r') {
+			if c == '\n' {
+				l.line++
+				l.col = 0
+			} else {
+				l.col++
+			}
+			l.i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(l.src[l.i:])
+			if isWSRune(r) {
+				l.col++
+				l.i += n
+				if r == 0x85 || r == 0x2028 || r == 0x2029 {
+					// ANTLR counts lines on '\n' only.
+				}
+				continue
+			}
+			break
+		}
+		if c == '/' && l.at(l.i+1) == '*' {
+			// COMMENT is '/*' .*? '*/'; unterminated it is not a comment.
+			end := -1
+			for k := l.i + 2; k+1 < len(l.src); k++ {
+				if l.src[k] == '*' && l.src[k+1] == '/' {
+					end = k + 2
+					break
+				}
+			}
+			if end > 0 {
+				l.advanceTo(end)
+				continue
+			}
+		}
+		if c == '/' && l.at(l.i+1) == '/' {
+			k := l.i + 2
+			for k < len(l.src) && l.src[k] != '\r' && l.src[k] != '\n' {
+				k++
+			}
+			l.advanceTo(k)
+			continue
+		}
+		break
+	}
+	t := token{start: int32(l.i), line: l.line, col: l.col}
+	if l.i >= len(l.src) {
+		t.kind = tEOF
+		t.end = t.start
+		return t
+	}
+	kind, n := l.scan()
+	t.kind = kind
+	t.end = int32(l.i + n)
+	if kind == tString || kind == tInvalid || kind == tComment {
+		l.advanceTo(l.i + n) // may hold newlines or multi-byte characters
+	} else {
+		l.i += n
+		l.col += int32(n)
+	}
+	return t
+}
+
+// unsignedInt returns the length of '0' | [1-9][0-9]* at j, or 0.
+func (l *lexer) unsignedInt(j int) int {
+	c := l.at(j)
+	if c == '0' {
 		return 1
 	}
-	if r := l.at(j); r >= '1' && r <= '9' {
+	if c >= '1' && c <= '9' {
 		n := 1
-		for isDigit(l.at(j + n)) {
+		for isDigitB(l.at(j + n)) {
 			n++
 		}
 		return n
@@ -179,53 +263,46 @@ func (l *lexer) matchUnsignedInt(j int) int {
 	return 0
 }
 
-// matchUnsignedFloat returns the length of '[0-9]* . [0-9]+' at j, or 0.
-func (l *lexer) matchUnsignedFloat(j int) int {
+// unsignedFloat returns the length of [0-9]* '.' [0-9]+ at j, or 0.
+func (l *lexer) unsignedFloat(j int) int {
 	n := 0
-	for isDigit(l.at(j + n)) {
+	for isDigitB(l.at(j + n)) {
 		n++
 	}
-	if l.at(j+n) != '.' || !isDigit(l.at(j+n+1)) {
+	if l.at(j+n) != '.' || !isDigitB(l.at(j+n+1)) {
 		return 0
 	}
 	n += 2
-	for isDigit(l.at(j + n)) {
+	for isDigitB(l.at(j + n)) {
 		n++
 	}
 	return n
 }
 
-// matchString returns the length of a StringLiteral at j, or 0.
-func (l *lexer) matchString(j int) int {
-	if l.at(j) != '\'' {
-		return 0
-	}
-	k := j + 1
-	for {
-		switch r := l.at(k); r {
-		case -1:
-			return 0
+// stringLen returns the length of a StringLiteral at j (which holds a
+// quote), or 0: escapes are \' and \\ only.
+func (l *lexer) stringLen(j int) int {
+	for k := j + 1; k < len(l.src); k++ {
+		switch l.src[k] {
 		case '\'':
 			return k + 1 - j
 		case '\\':
-			if n := l.at(k + 1); n == '\'' || n == '\\' {
-				k += 2
-				continue
+			if n := l.at(k + 1); n != '\'' && n != '\\' {
+				return 0
 			}
-			return 0
-		default:
 			k++
 		}
 	}
+	return 0
 }
 
-// matchHex returns the length of h'..' (pairs of hex digits) at j, or 0.
-func (l *lexer) matchHex(j int) int {
-	if l.at(j) != 'h' || l.at(j+1) != '\'' {
+// hexLen returns the length of h'..' (pairs of hex digits) at j, or 0.
+func (l *lexer) hexLen(j int) int {
+	if l.at(j+1) != '\'' {
 		return 0
 	}
 	k := j + 2
-	for isHexDigit(l.at(k)) && isHexDigit(l.at(k+1)) {
+	for isHexDigitB(l.at(k)) && isHexDigitB(l.at(k+1)) {
 		k += 2
 	}
 	if l.at(k) != '\'' {
@@ -234,16 +311,15 @@ func (l *lexer) matchHex(j int) int {
 	return k + 1 - j
 }
 
-// matchBinary returns the length of b'..' with padded base64 at j, or 0.
-// The grammar requires at least one 4-character group, so b” is not a
-// BinaryLiteral.
-func (l *lexer) matchBinary(j int) int {
-	if l.at(j) != 'b' || l.at(j+1) != '\'' {
+// binaryLen returns the length of b'..' holding padded base64 of at least
+// one group at j, or 0.
+func (l *lexer) binaryLen(j int) int {
+	if l.at(j+1) != '\'' {
 		return 0
 	}
 	k := j + 2
 	n := 0
-	for isB64(l.at(k + n)) {
+	for isB64B(l.at(k + n)) {
 		n++
 	}
 	switch {
@@ -257,55 +333,48 @@ func (l *lexer) matchBinary(j int) int {
 	return 0
 }
 
-// matchTimestamp returns the length of t'YYYY-MM-DDTHH:MM:SS(.f+)?Z' at j
+// timestampLen returns the length of t'YYYY-MM-DDTHH:MM:SS(.f+)?Z' at j
 // with the grammar's range restrictions on each field, or 0.
-func (l *lexer) matchTimestamp(j int) int {
-	if l.at(j) != 't' || l.at(j+1) != '\'' {
+func (l *lexer) timestampLen(j int) int {
+	s := l.src
+	if j+21 > len(s) || s[j+1] != '\'' {
 		return 0
 	}
 	k := j + 2
-	d := func(n int) bool {
-		for x := 0; x < n; x++ {
-			if !isDigit(l.at(k + x)) {
-				return false
-			}
-		}
-		return true
-	}
-	if !d(4) || l.at(k+4) != '-' {
+	if !isDigitB(s[k]) || !isDigitB(s[k+1]) || !isDigitB(s[k+2]) || !isDigitB(s[k+3]) || s[k+4] != '-' {
 		return 0
 	}
 	k += 5
-	m1, m2 := l.at(k), l.at(k+1)
-	if !((m1 == '0' && m2 >= '1' && m2 <= '9') || (m1 == '1' && m2 >= '0' && m2 <= '2')) || l.at(k+2) != '-' {
+	m1, m2 := s[k], s[k+1]
+	if !((m1 == '0' && m2 >= '1' && m2 <= '9') || (m1 == '1' && m2 >= '0' && m2 <= '2')) || s[k+2] != '-' {
 		return 0
 	}
 	k += 3
-	d1, d2 := l.at(k), l.at(k+1)
-	if !((d1 == '0' && d2 >= '1' && d2 <= '9') || ((d1 == '1' || d1 == '2') && isDigit(d2)) || (d1 == '3' && (d2 == '0' || d2 == '1'))) || l.at(k+2) != 'T' {
+	d1, d2 := s[k], s[k+1]
+	if !((d1 == '0' && d2 >= '1' && d2 <= '9') || ((d1 == '1' || d1 == '2') && isDigitB(d2)) || (d1 == '3' && (d2 == '0' || d2 == '1'))) || s[k+2] != 'T' {
 		return 0
 	}
 	k += 3
-	h1, h2 := l.at(k), l.at(k+1)
-	if !(((h1 == '0' || h1 == '1') && isDigit(h2)) || (h1 == '2' && h2 >= '0' && h2 <= '3')) || l.at(k+2) != ':' {
+	h1, h2 := s[k], s[k+1]
+	if !(((h1 == '0' || h1 == '1') && isDigitB(h2)) || (h1 == '2' && h2 >= '0' && h2 <= '3')) || s[k+2] != ':' {
 		return 0
 	}
 	k += 3
-	if !(l.at(k) >= '0' && l.at(k) <= '5' && isDigit(l.at(k+1))) || l.at(k+2) != ':' {
+	if !(s[k] >= '0' && s[k] <= '5' && isDigitB(s[k+1])) || s[k+2] != ':' {
 		return 0
 	}
 	k += 3
-	s1, s2 := l.at(k), l.at(k+1)
-	if !((s1 >= '0' && s1 <= '5' && isDigit(s2)) || (s1 == '6' && s2 == '0')) {
+	s1, s2 := s[k], s[k+1]
+	if !((s1 >= '0' && s1 <= '5' && isDigitB(s2)) || (s1 == '6' && s2 == '0')) {
 		return 0
 	}
 	k += 2
 	if l.at(k) == '.' {
-		if !isDigit(l.at(k + 1)) {
+		if !isDigitB(l.at(k + 1)) {
 			return 0
 		}
 		k++
-		for isDigit(l.at(k)) {
+		for isDigitB(l.at(k)) {
 			k++
 		}
 	}
@@ -315,122 +384,145 @@ func (l *lexer) matchTimestamp(j int) int {
 	return k + 2 - j
 }
 
-// next returns the next token, skipping whitespace and comments.
-func (l *lexer) next() token {
-	for {
-		r := l.at(l.i)
-		if r == -1 {
-			return token{kind: tEOF, text: "<EOF>", pos: Pos{l.line, l.col}}
+// keyword returns the keyword token for an identifier, or tIdent.
+func (l *lexer) keyword(w string) tokKind {
+	switch len(w) {
+	case 2:
+		switch w {
+		case "OR":
+			return tOR
+		case "IN":
+			return tIN
 		}
-		if isWS(r) {
-			l.advance(1)
-			continue
+	case 3:
+		switch w {
+		case "AND":
+			return tAND
+		case "NOT":
+			return tNOT
 		}
-		if r == '/' && l.at(l.i+1) == '*' {
-			// COMMENT is '/*' .*? '*/'; unterminated it is not a comment.
-			end := -1
-			for k := l.i + 2; k+1 < len(l.src); k++ {
-				if l.src[k] == '*' && l.src[k+1] == '/' {
-					end = k + 2
-					break
-				}
+	case 4:
+		switch w {
+		case "LIKE":
+			return tLIKE
+		case "LAST":
+			return tLAST
+		case "STOP":
+			return tSTOP
+		case "true":
+			return tBool
+		}
+	case 5:
+		switch w {
+		case "START":
+			return tSTART
+		case "false":
+			return tBool
+		case "TIMES":
+			return tTIMES
+		}
+	case 6:
+		switch w {
+		case "EXISTS":
+			if !l.v20 {
+				return tEXISTS
 			}
-			if end > 0 {
-				l.advance(end - l.i)
-				continue
-			}
+		case "WITHIN":
+			return tWITHIN
 		}
-		if r == '/' && l.at(l.i+1) == '/' {
-			k := l.i + 2
-			for k < len(l.src) && l.src[k] != '\r' && l.src[k] != '\n' {
-				k++
-			}
-			l.advance(k - l.i)
-			continue
+	case 7:
+		switch w {
+		case "MATCHES":
+			return tMATCHES
+		case "SECONDS":
+			return tSECONDS
+		case "REPEATS":
+			return tREPEATS
 		}
-		break
+	case 8:
+		if w == "ISSUBSET" {
+			return tISSUBSET
+		}
+	case 10:
+		switch w {
+		case "ISSUPERSET":
+			return tISSUPERSET
+		case "FOLLOWEDBY":
+			return tFOLLOWEDBY
+		}
 	}
-	kind, n := l.scan()
-	t := token{kind: kind, text: string(l.src[l.i : l.i+n]), pos: Pos{l.line, l.col}}
-	l.advance(n)
-	return t
+	return tIdent
 }
 
 // scan picks the longest match at the current position; ties go to the
-// rule that comes first in the grammar (the lower tokKind).
+// rule that comes first in the grammar.
 func (l *lexer) scan() (tokKind, int) {
 	j := l.i
-	r := l.at(j)
-	best, bestN := tInvalid, 1
-	try := func(k tokKind, n int) {
-		if n > bestN || (n == bestN && n > 0 && k < best) {
-			best, bestN = k, n
-		}
-	}
+	c := l.src[j]
 	switch {
-	case r == '-':
-		best, bestN = tMinus, 1
-		if n := l.matchUnsignedInt(j + 1); n > 0 {
-			try(tIntNeg, n+1)
+	case c == '-' || c == '+':
+		kind, n := tHyphen, 1 // HYPHEN precedes MINUS in the grammar
+		if c == '+' {
+			kind = tPlus
 		}
-		if n := l.matchUnsignedFloat(j + 1); n > 0 {
-			try(tFloatNeg, n+1)
+		intK, floatK := tIntNeg, tFloatNeg
+		if c == '+' {
+			intK, floatK = tIntPos, tFloatPos
 		}
-		return best, bestN
-	case r == '+':
-		best, bestN = tPlus, 1
-		if n := l.matchUnsignedInt(j + 1); n > 0 {
-			try(tIntPos, n+1)
+		if m := l.unsignedInt(j + 1); m > 0 && m+1 > n {
+			kind, n = intK, m+1
 		}
-		if n := l.matchUnsignedFloat(j + 1); n > 0 {
-			try(tFloatPos, n+1)
+		if m := l.unsignedFloat(j + 1); m > 0 && m+1 > n {
+			kind, n = floatK, m+1
 		}
-		return best, bestN
-	case isDigit(r) || r == '.':
-		if r == '.' {
-			best, bestN = tDot, 1
-		} else {
-			best, bestN = tIntPos, 0
+		return kind, n
+	case isDigitB(c) || c == '.':
+		kind, n := tDot, 1
+		if c != '.' {
+			kind, n = tIntPos, l.unsignedInt(j)
 		}
-		if n := l.matchUnsignedInt(j); n > 0 {
-			try(tIntPos, n)
+		if m := l.unsignedFloat(j); m > n {
+			kind, n = tFloatPos, m
 		}
-		if n := l.matchUnsignedFloat(j); n > 0 {
-			try(tFloatPos, n)
-		}
-		return best, bestN
-	case r == '\'':
-		if n := l.matchString(j); n > 0 {
+		return kind, n
+	case c == '\'':
+		if n := l.stringLen(j); n > 0 {
 			return tString, n
 		}
 		return tQuote, 1
-	case isIdentStart(r):
+	case isIdentStartB(c):
 		n1 := 1
-		for isIdentPart(l.at(j + n1)) {
+		for j+n1 < len(l.src) && isIdentPartB(l.src[j+n1]) {
 			n1++
 		}
 		n2 := n1
-		for isIdentPart(l.at(j+n2)) || l.at(j+n2) == '-' {
+		for j+n2 < len(l.src) && (isIdentPartB(l.src[j+n2]) || l.src[j+n2] == '-') {
 			n2++
 		}
-		best, bestN = tIdent, n1
-		if kw, ok := keywords[string(l.src[j:j+n1])]; ok {
-			best = kw
-		}
+		kind, n := tIdent, n1
 		if n2 > n1 {
-			best, bestN = tIdentHyphen, n2
+			kind, n = tIdentHyphen, n2
+		} else {
+			kind = l.keyword(l.src[j : j+n1])
 		}
-		switch r {
-		case 'h':
-			try(tHex, l.matchHex(j))
-		case 'b':
-			try(tBinary, l.matchBinary(j))
-		case 't':
-			try(tTimestamp, l.matchTimestamp(j))
+		if l.at(j+1) == '\'' {
+			var m int
+			var k tokKind
+			switch c {
+			case 'h':
+				m, k = l.hexLen(j), tHex
+			case 'b':
+				m, k = l.binaryLen(j), tBinary
+			case 't':
+				m, k = l.timestampLen(j), tTimestamp
+			}
+			if m > n {
+				kind, n = k, m
+			}
 		}
-		return best, bestN
+		return kind, n
 	}
-	switch r {
+	switch c {
 	case '=':
 		if l.at(j+1) == '=' {
 			return tEQ, 2
@@ -472,5 +564,22 @@ func (l *lexer) scan() (tokKind, int) {
 	case '*':
 		return tAsterisk, 1
 	}
+	if c >= utf8.RuneSelf {
+		_, n := utf8.DecodeRuneInString(l.src[j:])
+		return tInvalid, n
+	}
 	return tInvalid, 1
+}
+
+// tokenize lexes the whole source, EOF token included.
+func tokenize(src string, v20 bool) []token {
+	l := newLexer(src, v20)
+	var out []token
+	for {
+		t := l.next()
+		out = append(out, t)
+		if t.kind == tEOF {
+			return out
+		}
+	}
 }

@@ -1,13 +1,14 @@
 package pattern
 
 import (
+	"bytes"
 	"iter"
 	"math"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -36,15 +37,20 @@ const regexTimeout = 2 * time.Second
 // observation expressions combine observation instances into bindings.
 type evaluator struct {
 	obs []Observation
+	// v20 selects the STIX 2.0 mode of the reference matcher: no SDO
+	// exclusion, and START/STOP qualifiers fail.
+	v20 bool
 	// engine selects the detection engine's semantics: IPv6 CIDR in
 	// ISSUBSET/ISSUPERSET, and values the reference would fail on simply
 	// do not match.
 	engine bool
 	err    error
 	stops  []func()
-	// preds caches compiled predicates; Compile fills it once so that
-	// evaluations never recompile regular expressions.
-	preds map[*Comparison]predFunc
+	// preds holds compiled predicates by Comparison.idx (byPtr for
+	// trees built by hand); Compile fills them once so that evaluations
+	// never recompile regular expressions.
+	preds []predFunc
+	byPtr map[*Comparison]predFunc
 }
 
 func (ev *evaluator) fail(err error) {
@@ -66,8 +72,13 @@ func (ev *evaluator) close() {
 // the left bindings' latest first_observed to be no later than the right
 // bindings' earliest last_observed, and so on (see docs/patterning.md). A
 // *MatchError is returned where the reference matcher fails.
+//
+// As in the reference, only the first binding found counts, and only if it
+// holds the first instance of some observation: the reference reports the
+// observations of a binding through their first instances, and an empty
+// report is a non-match.
 func (p *Pattern) Match(observations []Observation) (bool, error) {
-	ev := &evaluator{obs: observations}
+	ev := &evaluator{obs: observations, v20: p.v20}
 	return ev.run(p.Root)
 }
 
@@ -78,8 +89,17 @@ func (ev *evaluator) run(root ObsExpr) (bool, error) {
 		return false, ev.err
 	}
 	found := false
-	for range seq {
-		found = true
+	for b := range seq {
+		if ev.engine {
+			found = true
+			break
+		}
+		for _, id := range b {
+			if instN(id) == 0 {
+				found = true
+				break
+			}
+		}
 		break
 	}
 	if ev.err != nil {
@@ -237,7 +257,7 @@ func contains(s []string, v string) bool {
 // exitIndexPathStep), keeping values grouped by root object.
 func (ev *evaluator) selectPath(path ObjectPath) []obsVals {
 	var cur []obsVals
-	if !sdoTypes[path.Type] {
+	if ev.v20 || !sdoTypes[path.Type] {
 		for i := range ev.obs {
 			o := &ev.obs[i]
 			if o.objErr != nil {
@@ -355,7 +375,11 @@ func (o *Observation) lookup(id string) []any {
 	var out []any
 	for _, obj := range o.Objects {
 		if obj.ID == id {
-			out = append(out, obj.Props)
+			if obj.Props == nil && obj.raw != nil {
+				out = append(out, obj.raw)
+			} else {
+				out = append(out, obj.Props)
+			}
 		}
 	}
 	return out
@@ -412,8 +436,8 @@ func (ev *evaluator) deref(cur []obsVals, key string, list bool) []obsVals {
 // root object the values are tested in order until one passes, as in the
 // reference (which matters for the errors it may raise).
 func (ev *evaluator) comparison(c *Comparison) []obsSet {
-	pred, cached := ev.preds[c]
-	if !cached {
+	pred := ev.cachedPred(c)
+	if pred == nil && c.Op != OpExists {
 		pred = ev.predicate(c)
 	}
 	if ev.err != nil {
@@ -455,6 +479,16 @@ func (ev *evaluator) comparison(c *Comparison) []obsSet {
 
 type predFunc func(v any) (bool, error)
 
+func (ev *evaluator) cachedPred(c *Comparison) predFunc {
+	if ev.byPtr != nil {
+		return ev.byPtr[c]
+	}
+	if int(c.idx) < len(ev.preds) {
+		return ev.preds[c.idx]
+	}
+	return nil
+}
+
 // predicate builds the test for one comparison; literal conversion and
 // regex compilation happen here, once, as in the reference.
 func (ev *evaluator) predicate(c *Comparison) predFunc {
@@ -463,6 +497,22 @@ func (ev *evaluator) predicate(c *Comparison) predFunc {
 	case OpExists:
 		return nil
 	case OpEq, OpNeq:
+		if c.Value.Kind == LitString {
+			// The common case, without boxing the literal.
+			str := c.Value.Str
+			flip := (c.Op == OpNeq) != neg
+			return func(v any) (bool, error) {
+				var eq bool
+				switch x := v.(type) {
+				case string:
+					eq = x == str
+				case []byte:
+					l, ok := latin1(str)
+					eq = ok && bytes.Equal(x, l)
+				}
+				return eq != flip, nil
+			}
+		}
 		lit, err := literalValue(c.Value)
 		if err != nil {
 			ev.fail(err)
@@ -556,15 +606,20 @@ func (ev *evaluator) predicate(c *Comparison) predFunc {
 		}
 	case OpMatches:
 		src := norm.NFC.String(c.Value.Str)
-		re, err := compilePyRegex(src)
+		re, err := compilePyRegex(src, false)
 		if err != nil {
-			ev.fail(matchErrf("invalid regular expression %q: %v", src, err))
+			ev.fail(matchErrf("re.error: %v", err))
 			return nil
 		}
-		_, binOK := latin1(src)
-		if binOK && hasNonBytesEscape(src) {
-			ev.fail(matchErrf("bad escape in binary regular expression %q", src))
-			return nil
+		// The reference also compiles the bytes form when it can, for
+		// binary values; that can fail on its own.
+		var bre *regexp2.Regexp
+		if latin1Valid(src) {
+			bre, err = compilePyRegex(src, true)
+			if err != nil {
+				ev.fail(matchErrf("re.error: %v", err))
+				return nil
+			}
 		}
 		return func(v any) (bool, error) {
 			var res bool
@@ -576,8 +631,8 @@ func (ev *evaluator) predicate(c *Comparison) predFunc {
 				}
 				res = m
 			case []byte:
-				if binOK {
-					m, err := re.MatchString(fromLatin1(x))
+				if bre != nil {
+					m, err := bre.MatchString(fromLatin1(x))
 					if err != nil {
 						return false, matchErrf("regular expression timed out")
 					}
@@ -663,90 +718,20 @@ func likeRegexp(like string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
-// compilePyRegex compiles a Python "re" expression with regexp2, whose
-// backtracking semantics match Python's; the few Python-only spellings are
-// rewritten first.
-func compilePyRegex(src string) (*regexp2.Regexp, error) {
-	re, err := regexp2.Compile(translatePyRegex(src), regexp2.None)
+// compilePyRegex compiles a Python "re" expression (its str form, or with
+// bytes set its bytes form) with regexp2, whose backtracking semantics
+// match Python's.
+func compilePyRegex(src string, bytes bool) (*regexp2.Regexp, error) {
+	t, err := translatePyRegexStrict(src, bytes)
+	if err != nil {
+		return nil, err
+	}
+	re, err := regexp2.Compile(t, regexp2.None)
 	if err != nil {
 		return nil, err
 	}
 	re.MatchTimeout = regexTimeout
 	return re, nil
-}
-
-func translatePyRegex(src string) string {
-	var b strings.Builder
-	inClass := false
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		switch {
-		case c == '\\' && i+1 < len(src):
-			if !inClass && src[i+1] == 'Z' {
-				b.WriteString(`\z`)
-			} else {
-				b.WriteByte(c)
-				b.WriteByte(src[i+1])
-			}
-			i++
-			continue
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-		case c == '[':
-			inClass = true
-			b.WriteByte(c)
-			if i+1 < len(src) && src[i+1] == '^' {
-				b.WriteByte('^')
-				i++
-			}
-			if i+1 < len(src) && src[i+1] == ']' {
-				b.WriteByte(']')
-				i++
-			}
-			continue
-		case strings.HasPrefix(src[i:], "(?P<"):
-			b.WriteString("(?<")
-			i += 3
-			continue
-		case strings.HasPrefix(src[i:], "(?P="):
-			end := strings.IndexByte(src[i:], ')')
-			if end > 0 {
-				b.WriteString(`\k<` + src[i+4:i+end] + `>`)
-				i += end
-				continue
-			}
-		case c == '{' && i+1 < len(src) && src[i+1] == ',':
-			j := i + 2
-			for j < len(src) && src[j] >= '0' && src[j] <= '9' {
-				j++
-			}
-			if j > i+2 && j < len(src) && src[j] == '}' {
-				b.WriteString("{0,")
-				i++
-				continue
-			}
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-// hasNonBytesEscape reports \u, \U or \N escapes, which Python rejects in
-// the binary form of a regular expression that the reference compiles
-// whenever all code points are below 256.
-func hasNonBytesEscape(src string) bool {
-	for i := 0; i+1 < len(src); i++ {
-		if src[i] == '\\' {
-			switch src[i+1] {
-			case 'u', 'U', 'N':
-				return true
-			}
-			i++
-		}
-	}
-	return false
 }
 
 // ipInSubnet reports whether the address or CIDR block containee lies in
@@ -791,17 +776,38 @@ func cidrToInts(s string) (uint32, int, error) {
 	if !ok {
 		return 0, 0, matchErrf("Invalid IPv4 address: %s", s[:i])
 	}
+	// Python's str.isdigit() then int(): any Unicode decimal digits.
 	ps := s[i+1:]
+	n := 0
 	for _, r := range ps {
-		if r < '0' || r > '9' {
+		d := decimalValue(r)
+		if d < 0 {
 			return 0, 0, matchErrf("Invalid CIDR subnet: %s", s)
 		}
+		if n <= 32 {
+			n = n*10 + d
+		}
 	}
-	n, err := strconv.Atoi(ps)
-	if err != nil || n < 1 || n > 32 {
+	if ps == "" || n < 1 || n > 32 {
 		return 0, 0, matchErrf("Invalid CIDR subnet: %s", s)
 	}
 	return ip, n, nil
+}
+
+// decimalValue is the value of a Unicode decimal digit (category Nd), or
+// -1. Decimal digits come in runs of ten starting at zero.
+func decimalValue(r rune) int {
+	if r >= '0' && r <= '9' {
+		return int(r - '0')
+	}
+	if !unicode.IsDigit(r) {
+		return -1
+	}
+	start := r
+	for unicode.IsDigit(start - 1) {
+		start--
+	}
+	return int(r-start) % 10
 }
 
 func parsePrefix(s string) (netip.Prefix, bool) {
@@ -833,6 +839,7 @@ type bseq = iter.Seq[[]int64]
 
 func instID(obs, n int) int64 { return int64(obs)<<32 | int64(n) }
 func instObs(id int64) int    { return int(id >> 32) }
+func instN(id int64) int      { return int(id & 0xffffffff) }
 
 func (ev *evaluator) pull(s bseq) func() ([]int64, bool) {
 	next, stop := iter.Pull(s)
@@ -1086,6 +1093,12 @@ func (ev *evaluator) qualify(in bseq, q Qualifier) bseq {
 			}
 		}
 	default:
+		if ev.v20 {
+			// The 2.0 matcher reads START/STOP as string literals, which
+			// the current 2.0 grammar no longer produces.
+			ev.fail(matchErrf("'StartStopQualifierContext' object has no attribute 'StringLiteral'"))
+			return empty
+		}
 		start, err1 := literalValue(q.Start)
 		stop, err2 := literalValue(q.Stop)
 		if err1 != nil || err2 != nil {

@@ -49,10 +49,14 @@ func runMatchCorpus(t *testing.T, cases, data, version string) {
 	}
 }
 
-func TestMatchCorpus21(t *testing.T) { runMatchCorpus(t, "match21.txt", "observed21.json", Version21) }
-func TestMatchCorpus20(t *testing.T) { runMatchCorpus(t, "match20.txt", "observed20.json", Version20) }
+func TestPatternMatchCorpus21(t *testing.T) {
+	runMatchCorpus(t, "match21.txt", "observed21.json", Version21)
+}
+func TestPatternMatchCorpus20(t *testing.T) {
+	runMatchCorpus(t, "match20.txt", "observed20.json", Version20)
+}
 
-func TestObservationsFromJSON(t *testing.T) {
+func TestPatternObservationsFromJSON(t *testing.T) {
 	tests := []struct {
 		name, json, version string
 		wantErr             bool
@@ -76,7 +80,7 @@ func TestObservationsFromJSON(t *testing.T) {
 	}
 }
 
-func TestPyTimestamp(t *testing.T) {
+func TestPatternPyTimestamp(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string // RFC 3339 or "" for an error
@@ -107,7 +111,7 @@ func TestPyTimestamp(t *testing.T) {
 	}
 }
 
-func TestInetAton(t *testing.T) {
+func TestPatternInetAton(t *testing.T) {
 	tests := []struct {
 		in   string
 		want uint32
@@ -135,7 +139,7 @@ func TestInetAton(t *testing.T) {
 	}
 }
 
-func TestPyB64(t *testing.T) {
+func TestPatternPyB64(t *testing.T) {
 	tests := []struct {
 		in, want string
 		ok       bool
@@ -155,7 +159,7 @@ func TestPyB64(t *testing.T) {
 	}
 }
 
-func TestUnicodeEscape(t *testing.T) {
+func TestPatternUnicodeEscape(t *testing.T) {
 	got := PyUnicodeEscape("[a:b = 'é\\\t\U0001F600']")
 	want := `[a:b = '\xe9\\\t\U0001f600']`
 	if got != want {
@@ -163,7 +167,7 @@ func TestUnicodeEscape(t *testing.T) {
 	}
 }
 
-func TestMatchTimestampLiteralPrecision(t *testing.T) {
+func TestPatternMatchTimestampLiteralPrecision(t *testing.T) {
 	obs := []Observation{{
 		FirstObserved: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), LastObserved: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NumberObserved: 1,
 		Objects: []Object{{ID: "0", Type: "x", Props: map[string]any{"type": "x", "t": "2020-01-01T00:00:00.1234567Z", "n": 3, "f": float32(1.5)}}},

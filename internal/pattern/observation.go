@@ -1,10 +1,13 @@
 package pattern
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +39,10 @@ type Object struct {
 	ID    string
 	Type  string
 	Props map[string]any
+
+	// raw is a STIX 2.0 "objects" entry that is not a dictionary: it never
+	// matches a type but a reference can reach it.
+	raw any
 }
 
 // MatchError is a matching failure the reference matcher reports as an
@@ -60,15 +67,21 @@ const (
 // ObservationsFromJSON builds observations from the JSON the reference
 // matcher accepts. With version "2.1" data is a list of bundles (or one
 // bundle): the bundles are merged, and each observed-data object becomes
-// an Observation with the SCOs its object_refs name, in object_refs order.
-// With version "2.0" data is a list of observed-data SDOs (or one) whose
-// "objects" dictionary holds the SCOs. Errors are *MatchError and follow
-// the reference's rules for malformed input.
+// an Observation holding the observed-data object itself (which never
+// matches, as an SDO) and the objects its object_refs name, in object_refs
+// order. With version "2.0" data is a list of observed-data SDOs (or one)
+// whose "objects" dictionary holds the SCOs. JSON is read as Python's json
+// module reads it. Errors are *MatchError and follow the reference's rules
+// for malformed input.
 func ObservationsFromJSON(data []byte, version string) ([]Observation, error) {
-	v, err := decodeJSON(data)
+	v, err := decodePyJSON(data)
 	if err != nil {
 		return nil, err
 	}
+	return observationsFrom(v, version)
+}
+
+func observationsFrom(v any, version string) ([]Observation, error) {
 	list, ok := v.([]any)
 	if !ok {
 		list = []any{v}
@@ -76,49 +89,68 @@ func ObservationsFromJSON(data []byte, version string) ([]Observation, error) {
 	if version == Version21 {
 		return observations21(list)
 	}
-	return observations20(list, data)
+	return observations20(list)
 }
 
-// decodeJSON decodes JSON numbers as Python does: int64 for integers,
-// float64 otherwise.
-func decodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &MatchError{Msg: "invalid JSON: " + err.Error()}
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, &MatchError{Msg: "invalid JSON: extra data"}
-	}
-	return convertNumbers(v), nil
-}
-
-func convertNumbers(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		return jsonNumber(v)
-	case []any:
-		for i := range v {
-			v[i] = convertNumbers(v[i])
-		}
-	case map[string]any:
-		for k := range v {
-			v[k] = convertNumbers(v[k])
-		}
-	}
-	return v
-}
-
+// jsonNumber converts a json.Number the way Python's json module reads
+// numbers.
 func jsonNumber(n json.Number) any {
 	s := string(n)
 	if !strings.ContainsAny(s, ".eE") {
 		if i, err := n.Int64(); err == nil {
 			return i
 		}
+		if b, ok := new(big.Int).SetString(s, 10); ok {
+			return b
+		}
 	}
 	f, _ := n.Float64()
 	return f
+}
+
+// pyHashKey is a key under which a JSON scalar hashes and compares as a
+// Python dictionary key does (1, 1.0 and true are the same key); ok is
+// false for lists and dictionaries, which are unhashable.
+func pyHashKey(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return "s" + x, true
+	case nil:
+		return "n", true
+	case bool:
+		if x {
+			return "i1", true
+		}
+		return "i0", true
+	case int64:
+		return "i" + strconv.FormatInt(x, 10), true
+	case *big.Int:
+		return "i" + x.String(), true
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "nan" + strconv.FormatUint(nanKeys.Add(1), 10), true // equal to nothing
+		case math.IsInf(x, 0) || x != math.Trunc(x):
+			return "f" + strconv.FormatFloat(x, 'g', -1, 64), true
+		}
+		b, _ := new(big.Float).SetFloat64(x).Int(nil)
+		return "i" + b.String(), true
+	case []any, map[string]any:
+		return "", false
+	}
+	return fmt.Sprintf("?%v", v), true
+}
+
+var nanKeys atomic.Uint64
+
+// objectID is the id of an object as the reference's string comparisons
+// see it: a non-string id equals no reference.
+func objectID(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	k, _ := pyHashKey(v)
+	return "\x00" + k
 }
 
 // deepMerge merges bundles the way the reference does (deepmerge's
@@ -160,7 +192,17 @@ func observations21(bundles []any) ([]Observation, error) {
 	}
 	objs, ok := objsV.([]any)
 	if !ok {
-		return nil, matchErrf("STIX v2.1 bundle 'objects' is not a list")
+		// The reference iterates whatever "objects" is: an empty
+		// dictionary or string yields nothing, anything else fails.
+		switch o := objsV.(type) {
+		case map[string]any:
+			ok = len(o) == 0
+		case string:
+			ok = o == ""
+		}
+		if !ok {
+			return nil, matchErrf("STIX v2.1 bundle 'objects' is not a list")
+		}
 	}
 	var observed []map[string]any
 	scos := map[string]map[string]any{}
@@ -181,19 +223,11 @@ func observations21(bundles []any) ([]Observation, error) {
 		if !ok {
 			return nil, matchErrf("bundle object without 'id'")
 		}
-		ids, ok := id.(string)
+		key, ok := pyHashKey(id)
 		if !ok {
-			// Unhashable ids fail in the reference; other non-string ids
-			// can never be referenced from object_refs.
-			if _, bad := id.([]any); bad {
-				return nil, matchErrf("unhashable object id")
-			}
-			if _, bad := id.(map[string]any); bad {
-				return nil, matchErrf("unhashable object id")
-			}
-			continue
+			return nil, matchErrf("unhashable object id")
 		}
-		scos[ids] = om
+		scos[key] = om
 	}
 	out := make([]Observation, 0, len(observed))
 	for _, od := range observed {
@@ -220,31 +254,37 @@ func observations21(bundles []any) ([]Observation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := od["id"].(string); !ok {
-			return nil, matchErrf("observed-data object without a string 'id'")
+		odIDV, ok := od["id"]
+		if !ok {
+			return nil, matchErrf("KeyError: observed-data object without 'id'")
 		}
-		seen := map[string]int{}
+		odKey, ok := pyHashKey(odIDV)
+		if !ok {
+			return nil, matchErrf("unhashable object id")
+		}
+		// The reference's observation holds the observed-data object first;
+		// it never matches (an SDO type) but references can reach it.
+		obs.Objects = append(obs.Objects, Object{ID: objectID(odIDV), Type: "observed-data", Props: od})
+		seen := map[string]int{odKey: 0}
 		for _, ref := range refs {
-			switch ref.(type) {
-			case []any, map[string]any:
+			rk, ok := pyHashKey(ref)
+			if !ok {
 				return nil, matchErrf("unhashable entry in object_refs")
 			}
-			rs, ok := ref.(string)
-			if !ok {
-				continue
-			}
-			sco, ok := scos[rs]
+			sco, ok := scos[rk]
 			if !ok {
 				continue
 			}
 			typ, _ := sco["type"].(string)
-			// A repeated object_refs entry adds nothing a match could
-			// observe: the reference selects each object once by id.
-			if _, dup := seen[rs]; dup {
+			obj := Object{ID: objectID(sco["id"]), Type: typ, Props: sco}
+			// The reference selects objects through a dictionary keyed by
+			// id: a repeated id keeps its first place and its last object.
+			if i, dup := seen[rk]; dup {
+				obs.Objects[i] = obj
 				continue
 			}
-			seen[rs] = len(obs.Objects)
-			obs.Objects = append(obs.Objects, Object{ID: rs, Type: typ, Props: sco})
+			seen[rk] = len(obs.Objects)
+			obs.Objects = append(obs.Objects, obj)
 		}
 		out = append(out, obs)
 	}
@@ -303,12 +343,12 @@ func observationHeader(od map[string]any, missing string) (Observation, error) {
 	return obs, nil
 }
 
-func observations20(list []any, _ []byte) ([]Observation, error) {
+func observations20(list []any) ([]Observation, error) {
 	out := make([]Observation, 0, len(list))
 	for _, item := range list {
 		od, ok := item.(map[string]any)
 		if !ok {
-			return nil, matchErrf("observed-data SDO is not a JSON object")
+			return nil, matchErrf("STIX v2.0 SDO must have all the following keys: number_observed, first_observed, last_observed.")
 		}
 		obs, err := observationHeader(od, "STIX v2.0 SDO must have all the following keys: number_observed, first_observed, last_observed.")
 		if err != nil {
@@ -317,21 +357,47 @@ func observations20(list []any, _ []byte) ([]Observation, error) {
 		if objs, ok := od["objects"]; ok {
 			om, ok := objs.(map[string]any)
 			if !ok {
-				obs.objErr = matchErrf("observed-data 'objects' is not a dictionary")
+				obs.objErr = matchErrf("AttributeError: 'objects' of an observed-data SDO is not a dictionary")
 			} else {
 				for _, k := range sortedKeysInOrder(om) {
-					m, ok := om[k].(map[string]any)
-					if !ok {
-						continue
+					switch m := om[k].(type) {
+					case map[string]any:
+						typ, _ := m["type"].(string)
+						obs.Objects = append(obs.Objects, Object{ID: k, Type: typ, Props: m})
+					default:
+						// The reference tests `"type" in obj` on every
+						// object: a TypeError for numbers, booleans and
+						// null, and for strings and lists that contain
+						// "type" the lookup obj["type"] fails.
+						if !pyContainsType(m) {
+							obs.Objects = append(obs.Objects, Object{ID: k, raw: m})
+						} else if obs.objErr == nil {
+							obs.objErr = matchErrf("TypeError: object %q of an observed-data SDO is not a dictionary", k)
+						}
 					}
-					typ, _ := m["type"].(string)
-					obs.Objects = append(obs.Objects, Object{ID: k, Type: typ, Props: m})
 				}
 			}
 		}
 		out = append(out, obs)
 	}
 	return out, nil
+}
+
+// pyContainsType reports whether Python's `"type" in v` is true or fails
+// for a value that is not a dictionary.
+func pyContainsType(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, "type")
+	case []any:
+		for _, e := range x {
+			if e == "type" {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // sortedKeysInOrder returns the keys of a 2.0 objects dictionary. JSON

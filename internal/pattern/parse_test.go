@@ -47,7 +47,7 @@ func readCases(t testing.TB, name string) []verdictCase {
 	return out
 }
 
-func TestValidateCorpus(t *testing.T) {
+func TestPatternValidateCorpus(t *testing.T) {
 	cases := readCases(t, "validate.txt")
 	if len(cases) < 100 {
 		t.Fatalf("corpus too small: %d", len(cases))
@@ -64,7 +64,7 @@ func TestValidateCorpus(t *testing.T) {
 	}
 }
 
-func TestValidateMessages(t *testing.T) {
+func TestPatternValidateMessages(t *testing.T) {
 	tests := []struct {
 		pattern string
 		prefix  string
@@ -90,7 +90,7 @@ func TestValidateMessages(t *testing.T) {
 	}
 }
 
-func TestSyntaxErrorPosition(t *testing.T) {
+func TestPatternSyntaxErrorPosition(t *testing.T) {
 	_, err := Parse("[a:b = 1] AND\n  [c:d ~ 2]")
 	se, ok := err.(*SyntaxError)
 	if !ok {
@@ -101,7 +101,7 @@ func TestSyntaxErrorPosition(t *testing.T) {
 	}
 }
 
-func TestLexer(t *testing.T) {
+func TestPatternLexer(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
@@ -115,7 +115,7 @@ func TestLexer(t *testing.T) {
 		{"a/*x*/b//c\nd\u00a0\u3000e", "IdentifierWithoutHyphen IdentifierWithoutHyphen IdentifierWithoutHyphen IdentifierWithoutHyphen"},
 	}
 	for _, tt := range tests {
-		l := lexer{src: []rune(tt.in), line: 1}
+		l := newLexer(tt.in, false)
 		var got []string
 		for {
 			tok := l.next()
@@ -130,7 +130,7 @@ func TestLexer(t *testing.T) {
 	}
 }
 
-func TestLimits(t *testing.T) {
+func TestPatternLimits(t *testing.T) {
 	deep := strings.Repeat("(", MaxDepth+10) + "[a:b = 1]" + strings.Repeat(")", MaxDepth+10)
 	if _, err := Parse(deep); err == nil {
 		t.Error("over-deep pattern parsed")
@@ -220,7 +220,7 @@ func dump(p *Pattern) string {
 
 // TestParseGolden pins the tree of every valid corpus pattern; run with
 // -update to rewrite testdata/parse.golden.
-func TestParseGolden(t *testing.T) {
+func TestPatternParseGolden(t *testing.T) {
 	var b strings.Builder
 	for _, c := range readCases(t, "validate.txt") {
 		p, err := Parse(c.pattern)
@@ -263,7 +263,7 @@ func roundTrip(t *testing.T, src string) {
 	}
 }
 
-func TestRoundTripCorpus(t *testing.T) {
+func TestPatternRoundTripCorpus(t *testing.T) {
 	for _, c := range readCases(t, "validate.txt") {
 		if _, err := Parse(c.pattern); err == nil {
 			roundTrip(t, c.pattern)
@@ -273,7 +273,7 @@ func TestRoundTripCorpus(t *testing.T) {
 
 // TestRoundTripRandom is a property test: random well-formed patterns
 // print and re-parse to the same tree.
-func TestRoundTripRandom(t *testing.T) {
+func TestPatternRoundTripRandom(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	n := 3000
 	if testing.Short() {

@@ -90,6 +90,9 @@ func writeComp(b *strings.Builder, e CompExpr, parentAnd, right bool) {
 // String prints one comparison.
 func (c *Comparison) String() string {
 	if c.Op == OpExists {
+		if c.Negated {
+			return "NOT EXISTS " + c.Path.String()
+		}
 		return "EXISTS " + c.Path.String()
 	}
 	var b strings.Builder
@@ -146,16 +149,16 @@ func (s Step) keyText() string {
 }
 
 func isPlainKey(k string) bool {
-	if k == "" || !isIdentStart(rune(k[0])) {
+	if k == "" || !isIdentStartB(k[0]) {
 		return false
 	}
-	for _, r := range k {
-		if !isIdentPart(r) {
+	for i := 0; i < len(k); i++ {
+		if !isIdentPartB(k[i]) {
 			return false
 		}
 	}
-	_, kw := keywords[k]
-	return !kw
+	l := newLexer(k, false)
+	return l.keyword(k) == tIdent
 }
 
 // QuoteString renders s as a pattern StringLiteral.

@@ -3,8 +3,6 @@ package pattern
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -15,61 +13,135 @@ import (
 // datetime.strptime for timestamps, binascii for _hex/_bin properties, and
 // socket.inet_aton for ISSUBSET/ISSUPERSET.
 
-// The reference converts timestamps with strptime("%Y-%m-%dT%H:%M:%S[.%f]Z"),
-// whose directives accept one-digit months, days, hours, minutes and
-// seconds, and a leading space before a one-digit day.
-var (
-	pyTSFrac   = regexp.MustCompile(`^(\d\d\d\d)-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12]\d|0[1-9]|[1-9]| [1-9])T(2[0-3]|[0-1]\d|\d):([0-5]\d|\d):(6[0-1]|[0-5]\d|\d)\.([0-9]{1,6})Z\z`)
-	pyTSNoFrac = regexp.MustCompile(`^(\d\d\d\d)-(1[0-2]|0[1-9]|[1-9])-(3[01]|[12]\d|0[1-9]|[1-9]| [1-9])T(2[0-3]|[0-1]\d|\d):([0-5]\d|\d):(6[0-1]|[0-5]\d|\d)Z\z`)
-)
-
 // parsePyTimestamp converts a STIX timestamp the way the reference matcher
-// does: upper case only (unless ignoreCase), fractions beyond microseconds
-// truncated, and calendar validation as Python's datetime (no leap seconds,
-// no year 0). The result is UTC with microsecond precision.
+// does (_str_to_datetime): upper case only (unless ignoreCase), fractions
+// beyond microseconds truncated, then datetime.strptime with
+// "%Y-%m-%dT%H:%M:%S[.%f]Z", whose directives accept one-digit months,
+// days, hours, minutes and seconds and a space before a one-digit day, and
+// finally Python's calendar validation (no leap seconds, no year 0). The
+// result is UTC with microsecond precision.
 func parsePyTimestamp(s string, ignoreCase bool) (time.Time, error) {
-	bad := func() (time.Time, error) {
-		return time.Time{}, fmt.Errorf("invalid timestamp %q", s)
-	}
 	if !ignoreCase {
 		for _, r := range s {
 			if unicode.IsLower(r) {
-				return bad()
+				return time.Time{}, errTimestamp
 			}
 		}
 	}
-	re := pyTSNoFrac
-	if strings.Contains(s, ".") {
-		re = pyTSFrac
-		parts := strings.Split(s, ".")
-		if len(parts[1]) > 7 && strings.HasSuffix(parts[1], "Z") {
-			parts[1] = parts[1][:6] + "Z"
-			s = strings.Join(parts, ".")
+	frac := strings.IndexByte(s, '.') >= 0
+	if frac {
+		// Python: parts = s.split("."); if len(parts[1]) > 7 and it ends
+		// with "Z", keep its first six characters and the "Z".
+		first := strings.IndexByte(s, '.')
+		rest := s[first+1:]
+		second := rest
+		tail := ""
+		if k := strings.IndexByte(rest, '.'); k >= 0 {
+			second, tail = rest[:k], rest[k:]
+		}
+		if len(second) > 7 && strings.HasSuffix(second, "Z") {
+			s = s[:first+1] + second[:6] + "Z" + tail
 		}
 	}
-	m := re.FindStringSubmatch(s)
-	if m == nil {
-		return bad()
+	i := 0
+	num := func(max int) (int, bool) {
+		n, v := 0, 0
+		for i < len(s) && n < max && s[i] >= '0' && s[i] <= '9' {
+			v = v*10 + int(s[i]-'0')
+			i++
+			n++
+		}
+		return v, n > 0
 	}
-	n := func(i int) int {
-		v, _ := strconv.Atoi(strings.TrimSpace(m[i]))
-		return v
+	sep := func(c byte) bool {
+		if i < len(s) && (s[i] == c || (ignoreCase && s[i]|0x20 == c|0x20)) {
+			i++
+			return true
+		}
+		return false
 	}
-	year, month, day, hour, minute, sec := n(1), n(2), n(3), n(4), n(5), n(6)
-	if year < 1 || sec > 59 {
-		return bad()
+	// Each field is read up to its separator, then checked against the
+	// alternatives of the strptime expression.
+	field := func(max int, ok2 func(a, b byte) bool, ok1 func(a byte) bool) (int, bool) {
+		st := i
+		v, ok := num(max)
+		if !ok {
+			return 0, false
+		}
+		switch i - st {
+		case 2:
+			return v, ok2(s[st], s[st+1])
+		case 1:
+			return v, ok1(s[st])
+		}
+		return v, true
+	}
+	year, ok := num(4)
+	if !ok || i != 4 || !sep('-') {
+		return time.Time{}, errTimestamp
+	}
+	month, ok := field(2, func(a, b byte) bool { return (a == '1' && b <= '2') || (a == '0' && b >= '1') }, func(a byte) bool { return a >= '1' })
+	if !ok || !sep('-') {
+		return time.Time{}, errTimestamp
+	}
+	var day int
+	if i < len(s) && s[i] == ' ' {
+		i++
+		st := i
+		day, ok = num(1)
+		if !ok || s[st] == '0' {
+			return time.Time{}, errTimestamp
+		}
+	} else {
+		day, ok = field(2, func(a, b byte) bool { return (a == '3' && b <= '1') || a == '1' || a == '2' || (a == '0' && b >= '1') }, func(a byte) bool { return a >= '1' })
+		if !ok {
+			return time.Time{}, errTimestamp
+		}
+	}
+	if !sep('T') {
+		return time.Time{}, errTimestamp
+	}
+	hour, ok := field(2, func(a, b byte) bool { return (a == '2' && b <= '3') || a <= '1' }, func(byte) bool { return true })
+	if !ok || !sep(':') {
+		return time.Time{}, errTimestamp
+	}
+	minute, ok := field(2, func(a, b byte) bool { return a <= '5' }, func(byte) bool { return true })
+	if !ok || !sep(':') {
+		return time.Time{}, errTimestamp
+	}
+	sec, ok := field(2, func(a, b byte) bool { return a <= '5' || (a == '6' && b <= '1') }, func(byte) bool { return true })
+	if !ok {
+		return time.Time{}, errTimestamp
 	}
 	micro := 0
-	if len(m) > 7 && m[7] != "" {
-		f := m[7] + strings.Repeat("0", 6-len(m[7]))
-		micro, _ = strconv.Atoi(f)
+	if frac {
+		if !sep('.') {
+			return time.Time{}, errTimestamp
+		}
+		st := i
+		v, ok := num(6)
+		if !ok {
+			return time.Time{}, errTimestamp
+		}
+		for n := i - st; n < 6; n++ {
+			v *= 10
+		}
+		micro = v
+	}
+	if !sep('Z') || i != len(s) {
+		return time.Time{}, errTimestamp
+	}
+	if year < 1 || sec > 59 {
+		return time.Time{}, errTimestamp
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
 	if t.Day() != day {
-		return bad() // e.g. February 30th, which Python rejects
+		return time.Time{}, errTimestamp // e.g. February 30th, which Python rejects
 	}
 	return t, nil
 }
+
+var errTimestamp = errors.New("invalid timestamp")
 
 var errBase64 = errors.New("invalid base64 data")
 
@@ -183,7 +255,7 @@ func inetAton(s string) (uint32, bool) {
 	i := 0
 	var val uint64
 	for {
-		if i >= len(s) || !isDigit(rune(s[i])) {
+		if i >= len(s) || !isDigitB(s[i]) {
 			return 0, false
 		}
 		base := uint64(10)
@@ -236,6 +308,28 @@ func inetAton(s string) (uint32, bool) {
 		res |= parts[k] << (24 - 8*uint(k))
 	}
 	return res, true
+}
+
+// pyUpperSpecial holds the characters whose Python str.upper() is more than
+// one character (Unicode SpecialCasing); others map as unicode.ToUpper.
+var pyUpperSpecial = map[rune]string{
+	'ß': "SS", 'ŉ': "ʼN", 'ǰ': "J̌", 'ΐ': "Ϊ́", 'ΰ': "Ϋ́", 'և': "ԵՒ",
+	'ẖ': "H̱", 'ẗ': "T̈", 'ẘ': "W̊", 'ẙ': "Y̊", 'ẚ': "Aʾ",
+	'ﬀ': "FF", 'ﬁ': "FI", 'ﬂ': "FL", 'ﬃ': "FFI", 'ﬄ': "FFL", 'ﬅ': "ST", 'ﬆ': "ST",
+	'ﬓ': "ՄՆ", 'ﬔ': "ՄԵ", 'ﬕ': "ՄԻ", 'ﬖ': "ՎՆ", 'ﬗ': "ՄԽ",
+}
+
+// pyUpper is Python's str.upper().
+func pyUpper(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if x, ok := pyUpperSpecial[r]; ok {
+			b.WriteString(x)
+			continue
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }
 
 // pyIsSpace is Python's str.isspace for one character.

@@ -1,87 +1,192 @@
 package pattern
 
 import (
-	"errors"
-	"fmt"
+	"hash/maphash"
 	"strings"
+	"sync/atomic"
 )
 
 // ValidationError is a pattern that parses but that the reference
-// validator (stix2-patterns, STIX 2.1 mode) rejects.
+// validator (stix2-patterns) rejects.
 type ValidationError struct {
 	Msg string
 }
 
 func (e *ValidationError) Error() string { return e.Msg }
 
+// CrashError is a pattern on which the reference validator crashes
+// instead of answering: its inspector fails on a negative list index
+// ("file:x[-1]") and on a list index right after "hashes". Validate treats
+// it as invalid; the validate command stops as the reference tool does.
+type CrashError struct {
+	Msg string
+}
+
+func (e *CrashError) Error() string { return e.Msg }
+
+const missingBrackets = "input is missing square brackets"
+
 // Validate reports whether s is a valid STIX 2.1 pattern with the verdict
-// of the reference validator: the grammar, the leading-bracket check, the
-// hash value formats for hashes.<algorithm> comparisons, and at most one
-// qualifier of each type directly on a bracketed observation (STIX 2.1
-// §9.7). It returns nil, a *SyntaxError or a *ValidationError.
+// of the reference validator (stix2-patterns, STIX 2.1): the grammar, the
+// leading-bracket check, the hash value formats for hashes.<algorithm>
+// comparisons, and at most one qualifier of each type directly on a
+// bracketed observation (STIX 2.1 §9.7). It returns nil, a *SyntaxError,
+// a *ValidationError or a *CrashError.
+//
+// A pattern that was just returned by Parse is not parsed again.
 func Validate(s string) error {
-	errs := validate(s)
-	if len(errs) == 0 {
-		return nil
+	if p := cachedParse(s); p != nil && !p.v20 {
+		return p.Validate()
 	}
-	return errs[0]
+	_, err := ParseAndValidate(s)
+	return err
 }
 
-// ValidateMessages returns the validator's messages for s in the reference
-// tool's wording ("FAIL: Error found at line 1:13. ..."); empty means
-// valid.
-func ValidateMessages(s string) []string {
-	errs := validate(s)
-	out := make([]string, len(errs))
-	for i, e := range errs {
-		var se *SyntaxError
-		if errors.As(e, &se) {
-			out[i] = fmt.Sprintf("FAIL: Error found at line %d:%d. %s", se.Line, se.Column, se.Msg)
-		} else {
-			out[i] = "FAIL: " + e.Error()
-		}
-	}
-	return out
-}
-
-func validate(s string) []error {
-	var errs []error
-	if !bracketsCheck(s) {
-		errs = append(errs, &SyntaxError{Line: 1, Column: 0, Msg: "input is missing square brackets"})
-	}
+// ParseAndValidate parses s with the STIX 2.1 grammar and validates it as
+// Validate does, returning the tree when the pattern is valid.
+func ParseAndValidate(s string) (*Pattern, error) {
 	p, err := Parse(s)
 	if err != nil {
-		return append(errs, err)
+		if !bracketsCheck(s) {
+			return nil, &SyntaxError{Line: 1, Column: 0, Msg: missingBrackets}
+		}
+		return nil, err
 	}
-	// The reference validator crashes (and so rejects the pattern) on a
-	// negative index and on a list index directly after "hashes";
-	// report those instead.
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Validate applies the reference validator's checks beyond the grammar to
+// a parsed pattern (see the package function Validate), with the rules of
+// the STIX version it was parsed for.
+func (p *Pattern) Validate() error {
 	if msg := indexCrash(p); msg != "" {
-		return append(errs, &ValidationError{Msg: msg})
+		return &CrashError{Msg: msg}
 	}
-	if q, ok := duplicateQualifier(p.Root); ok {
-		errs = append(errs, &ValidationError{Msg: "Duplicate qualifier type encountered: " + q})
+	if !bracketsCheck(p.Source) {
+		return &SyntaxError{Line: 1, Column: 0, Msg: missingBrackets}
 	}
-	return append(errs, hashErrors(p)...)
+	if !p.v20 {
+		if q, ok := duplicateQualifier(p.Root); ok {
+			return &ValidationError{Msg: "Duplicate qualifier type encountered: " + q}
+		}
+	}
+	if errs := hashErrors(p, true); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// ValidateMessages returns the validator's messages for s (STIX 2.1) in
+// the reference tool's wording ("FAIL: Error found at line 1:13. ...");
+// empty means valid. A pattern on which the reference crashes gets one
+// message describing the crash.
+func ValidateMessages(s string) []string {
+	msgs, crash := ValidateReport(s, Version21)
+	if crash != "" {
+		return []string{"FAIL: " + crash}
+	}
+	return msgs
+}
+
+// ValidateReport validates s for STIX version "2.1" or "2.0" the way the
+// reference validator's validate() does and returns its messages, in its
+// order: the missing-brackets message, then either every syntax error
+// ANTLR reports or the duplicate-qualifier message (2.1) followed by the
+// hash format messages. When the reference would crash instead, crash
+// describes why and msgs is nil.
+func ValidateReport(s, version string) (msgs []string, crash string) {
+	return validateReport(s, version, nil)
+}
+
+// A ValidationSession validates patterns one after the other the way one
+// run of the reference validator does (its -f FILE or standard input
+// loop). The ANTLR runtime it uses keeps state from one pattern to the
+// next: when the set literal's loop reports an unwanted token, it adds
+// its error recovery set to the cached expected set of that loop state, so
+// later errors there are reported (and recovered from) against the larger
+// set. A session reproduces that; its zero value is a fresh run.
+type ValidationSession struct {
+	setLoop [2]tokSet // by version: 2.1, 2.0
+}
+
+// Report is ValidateReport within the session.
+func (vs *ValidationSession) Report(s, version string) (msgs []string, crash string) {
+	i := 0
+	if version == Version20 {
+		i = 1
+	}
+	return validateReport(s, version, &vs.setLoop[i])
+}
+
+func validateReport(s, version string, setLoop *tokSet) (msgs []string, crash string) {
+	v20 := version == Version20
+	var p *Pattern
+	var err error
+	if c := cachedParse(s); c != nil && c.v20 == v20 {
+		p = c
+	} else {
+		p, err = parseVersion(s, v20)
+	}
+	if err != nil {
+		se, ok := err.(*SyntaxError)
+		var errs []*SyntaxError
+		if ok && strings.HasPrefix(se.Msg, "nesting deeper") || len(s) > MaxPatternLen {
+			errs = []*SyntaxError{se}
+		} else {
+			errs = antlrErrorsIn(s, v20, setLoop)
+		}
+		for _, e := range errs {
+			msgs = append(msgs, "FAIL: Error found at line "+itoa(int64(e.Line))+":"+itoa(int64(e.Column))+". "+e.Msg)
+		}
+	} else {
+		if msg := indexCrash(p); msg != "" {
+			return nil, msg
+		}
+		if !v20 {
+			if q, ok := duplicateQualifier(p.Root); ok {
+				msgs = append(msgs, "FAIL: Duplicate qualifier type encountered: "+q)
+			}
+		}
+		for _, e := range hashErrors(p, false) {
+			msgs = append(msgs, "FAIL: "+e.Error())
+		}
+	}
+	if !bracketsCheck(s) {
+		msgs = append([]string{"FAIL: Error found at line 1:0. " + missingBrackets}, msgs...)
+	}
+	return msgs, ""
 }
 
 // bracketsCheck is the reference's "input is missing square brackets"
-// test: after any opening parentheses and whitespace, the first character
+// test: after whitespace and any opening parentheses, the first character
 // must be '['. Comments are not skipped here, exactly as in the reference.
 func bracketsCheck(s string) bool {
-	for _, r := range s {
-		if pyIsSpace(r) || r == '(' {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '[':
+			return true
+		case c == '(' || c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f):
 			continue
+		case c < 0x80:
+			return false
 		}
-		return r == '['
+		for _, r := range s[i:] {
+			if pyIsSpace(r) || r == '(' {
+				continue
+			}
+			return r == '['
+		}
+		return false
 	}
 	return false
 }
 
-// comparisons returns every comparison of the pattern in source order.
-func (p *Pattern) comparisons() []*Comparison {
-	var out []*Comparison
-	var obs func(ObsExpr)
+// forEachComparison calls f for every comparison, in source order.
+func forEachComparison(e ObsExpr, f func(*Comparison)) {
 	var comp func(CompExpr)
 	comp = func(e CompExpr) {
 		switch e := e.(type) {
@@ -91,9 +196,10 @@ func (p *Pattern) comparisons() []*Comparison {
 		case *CompGroup:
 			comp(e.Inner)
 		case *Comparison:
-			out = append(out, e)
+			f(e)
 		}
 	}
+	var obs func(ObsExpr)
 	obs = func(e ObsExpr) {
 		switch e := e.(type) {
 		case *ObsSimple:
@@ -107,24 +213,43 @@ func (p *Pattern) comparisons() []*Comparison {
 			obs(e.Inner)
 		}
 	}
-	obs(p.Root)
+	obs(e)
+}
+
+// comparisons returns every comparison of the pattern in source order.
+func (p *Pattern) comparisons() []*Comparison {
+	out := make([]*Comparison, 0, p.ncomp)
+	forEachComparison(p.Root, func(c *Comparison) { out = append(out, c) })
 	return out
 }
 
+// indexCrash finds what crashes the reference validator's inspector: a
+// negative list index anywhere, or a list index as the last step of a
+// compared path that goes through "hashes".
 func indexCrash(p *Pattern) string {
-	for _, c := range p.comparisons() {
-		for _, s := range c.Path.Steps {
-			if s.Kind == StepIndex && s.Index < 0 {
-				return fmt.Sprintf("negative list index in %s is not supported", c.Path)
-			}
+	if o, ok := p.Root.(*ObsSimple); ok {
+		if c, ok := o.Comparison.(*Comparison); ok {
+			return comparisonCrash(c)
 		}
-		if c.Op == OpExists {
-			continue
+	}
+	msg := ""
+	forEachComparison(p.Root, func(c *Comparison) {
+		if msg == "" {
+			msg = comparisonCrash(c)
 		}
-		last := c.Path.Steps[len(c.Path.Steps)-1]
-		if last.Kind == StepIndex && hasHashesStep(c.Path) {
-			return fmt.Sprintf("list index as hash algorithm in %s is not supported", c.Path)
+	})
+	return msg
+}
+
+func comparisonCrash(c *Comparison) string {
+	steps := c.Path.Steps
+	for _, s := range steps {
+		if s.Kind == StepIndex && s.Index < 0 {
+			return "the reference validator crashes on the negative list index in " + c.Path.String()
 		}
+	}
+	if c.Op != OpExists && steps[len(steps)-1].Kind == StepIndex && hasHashesStep(c.Path) {
+		return "the reference validator crashes on the list index after hashes in " + c.Path.String()
 	}
 	return ""
 }
@@ -152,14 +277,19 @@ func duplicateQualifier(e ObsExpr) (string, bool) {
 		}
 		return duplicateQualifier(e.Right)
 	case *ObsQualified:
-		var chain []QualKind
+		var kinds [3]int
+		var chain [8]QualKind
+		n := 0
 		base := ObsExpr(e)
 		for {
 			q, ok := base.(*ObsQualified)
 			if !ok {
 				break
 			}
-			chain = append(chain, q.Qualifier.Kind)
+			if n < len(chain) {
+				chain[n] = q.Qualifier.Kind
+			}
+			n++
 			base = q.Inner
 		}
 		if q, ok := duplicateQualifier(base); ok {
@@ -168,77 +298,146 @@ func duplicateQualifier(e ObsExpr) (string, bool) {
 		if _, simple := base.(*ObsSimple); !simple {
 			return "", false
 		}
-		seen := map[QualKind]bool{}
-		for i := len(chain) - 1; i >= 0; i-- {
-			if seen[chain[i]] {
-				return [...]string{"WITHIN", "REPEATS", "STARTSTOP"}[chain[i]], true
+		if n > len(chain) {
+			// More than 8 qualifiers on one observation: some kind
+			// repeats; find the first repeat in evaluation order.
+			var list []QualKind
+			for b := ObsExpr(e); ; {
+				q, ok := b.(*ObsQualified)
+				if !ok {
+					break
+				}
+				list = append(list, q.Qualifier.Kind)
+				b = q.Inner
 			}
-			seen[chain[i]] = true
+			for i := len(list) - 1; i >= 0; i-- {
+				kinds[list[i]]++
+				if kinds[list[i]] > 1 {
+					return qualNames[list[i]], true
+				}
+			}
+		}
+		for i := n - 1; i >= 0; i-- {
+			kinds[chain[i]]++
+			if kinds[chain[i]] > 1 {
+				return qualNames[chain[i]], true
+			}
 		}
 	}
 	return "", false
 }
 
+var qualNames = [...]string{"WITHIN", "REPEATS", "STARTSTOP"}
+
 // hashErrors checks values compared with hashes.<algorithm> against the
 // algorithm's format, as the reference validator does for every operator
-// (on the literal's source text with quotes removed).
-func hashErrors(p *Pattern) []error {
-	type item struct {
-		sel, val string
-	}
-	var order []string
-	byType := map[string][]item{}
-	for _, c := range p.comparisons() {
-		if c.Op == OpExists {
-			continue
-		}
-		if _, ok := byType[c.Path.Type]; !ok {
-			order = append(order, c.Path.Type)
-		}
-		text := c.Value.Text
-		if c.Op == OpIn {
-			parts := make([]string, len(c.Set))
-			for i, l := range c.Set {
-				parts[i] = l.Text
-			}
-			text = "(" + strings.Join(parts, ",") + ")"
-		}
-		byType[c.Path.Type] = append(byType[c.Path.Type], item{})
-		last := c.Path.Steps[len(c.Path.Steps)-1]
-		if !hasHashesStep(c.Path) || last.Kind != StepKey {
-			continue
-		}
-		byType[c.Path.Type][len(byType[c.Path.Type])-1] = item{sel: last.Key, val: strings.ReplaceAll(text, "'", "")}
-	}
+// but EXISTS, on the literal's source text with quotes removed. Errors
+// come in the reference's order: grouped by object type in order of first
+// appearance. With first set it stops at the first error.
+func hashErrors(p *Pattern, first bool) []error {
 	var errs []error
-	for _, t := range order {
-		for _, it := range byType[t] {
-			if it.sel == "" && it.val == "" {
-				continue
-			}
-			algo := strings.ReplaceAll(strings.ReplaceAll(strings.ToUpper(it.sel), "-", ""), "'", "")
-			check, ok := hashFormats[algo]
-			if ok && !check(it.val) {
-				errs = append(errs, &ValidationError{Msg: fmt.Sprintf("'%s' is not a valid %s hash", it.val, it.sel)})
+	var types []string
+	check := func(c *Comparison) {
+		if c.Op == OpExists || !hasHashesStep(c.Path) {
+			return
+		}
+		last := c.Path.Steps[len(c.Path.Steps)-1]
+		if last.Kind != StepKey {
+			return
+		}
+		checkFn := hashCheck(last.Key)
+		if checkFn == nil {
+			return
+		}
+		val := comparisonValueText(c)
+		if !checkFn(val) {
+			errs = append(errs, &ValidationError{Msg: "'" + val + "' is not a valid " + last.Key + " hash"})
+		}
+	}
+	// Fast path: one comparison.
+	if o, ok := p.Root.(*ObsSimple); ok {
+		if c, ok := o.Comparison.(*Comparison); ok {
+			check(c)
+			return errs
+		}
+	}
+	forEachComparison(p.Root, func(c *Comparison) {
+		if c.Op == OpExists {
+			return // the reference's inspector does not record EXISTS
+		}
+		for _, t := range types {
+			if t == c.Path.Type {
+				return
 			}
 		}
+		types = append(types, c.Path.Type)
+	})
+	for _, t := range types {
+		forEachComparison(p.Root, func(c *Comparison) {
+			if c.Path.Type == t && (!first || len(errs) == 0) {
+				check(c)
+			}
+		})
 	}
 	return errs
 }
 
-// hexPrefix reports whether s starts with n hex digits followed by the end
-// of the string or a final newline (Python's re.match with "$").
+// hashCheck returns the format check for a hash selector, found the way
+// the reference does: selector.upper().replace('-', ”).replace("'", "")
+// looked up in its table. Nil means no check.
+func hashCheck(sel string) func(string) bool {
+	var buf [16]byte
+	n := 0
+	for i := 0; i < len(sel); i++ {
+		c := sel[i]
+		if c >= 0x80 {
+			u := pyUpper(sel)
+			u = strings.ReplaceAll(strings.ReplaceAll(u, "-", ""), "'", "")
+			return hashFormats[u]
+		}
+		if c == '-' || c == '\'' {
+			continue
+		}
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if n == len(buf) {
+			return nil
+		}
+		buf[n] = c
+		n++
+	}
+	return hashFormats[string(buf[:n])]
+}
+
+// comparisonValueText is the literal's source text with the quotes
+// removed; for IN it is the set's text as ANTLR prints it: "(a,b)".
+func comparisonValueText(c *Comparison) string {
+	text := c.Value.Text
+	if c.Op == OpIn {
+		parts := make([]string, len(c.Set))
+		for i, l := range c.Set {
+			parts[i] = l.Text
+		}
+		text = "(" + strings.Join(parts, ",") + ")"
+	}
+	if n := len(text); n >= 2 && text[0] == '\'' && text[n-1] == '\'' && strings.IndexByte(text[1:n-1], '\'') < 0 {
+		return text[1 : n-1]
+	}
+	if strings.IndexByte(text, '\'') >= 0 {
+		text = strings.ReplaceAll(text, "'", "")
+	}
+	return text
+}
+
+// hexExactly reports whether s is n hex digits, optionally followed by a
+// final newline (Python's re.match with "$").
 func hexExactly(n int) func(string) bool {
 	return func(s string) bool {
 		if len(s) != n && !(len(s) == n+1 && s[n] == '\n') {
 			return false
 		}
-		for i := 0; i < n; i++ {
-			if hexVal(s[i]) < 0 {
-				return false
-			}
-		}
-		return true
+		return hexStart(s, n)
 	}
 }
 
@@ -256,7 +455,8 @@ func hexStart(s string, n int) bool {
 
 // hashFormats mirrors the reference validator's table. Its MD6 expression
 // lacks grouping, so "^A|B|...|F$" accepts any value that starts with 32
-// hex digits; that is reproduced.
+// hex digits (or with a newline, four spaces and 64 hex digits); that is
+// reproduced.
 var hashFormats = map[string]func(string) bool{
 	"MD5":       hexExactly(32),
 	"RIPEMD160": hexExactly(40),
@@ -280,10 +480,31 @@ var hashFormats = map[string]func(string) bool{
 		}
 		for i := 0; i < len(t); i++ {
 			c := t[i]
-			if !(isIdentPart(rune(c)) && c != '_' || c == '/' || c == '+' || c == ':' || c == '.') {
+			if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigitB(c) || c == '/' || c == '+' || c == ':' || c == '.') {
 				return false
 			}
 		}
 		return true
 	},
 }
+
+// parseCache remembers recently parsed patterns so that Validate(s) right
+// after Parse(s), the detection engine's load sequence, does not parse
+// again. Patterns are immutable, so sharing them is safe.
+var (
+	parseCache     [256]atomic.Pointer[Pattern]
+	parseCacheSeed = maphash.MakeSeed()
+)
+
+func cacheSlot(s string) *atomic.Pointer[Pattern] {
+	return &parseCache[maphash.String(parseCacheSeed, s)&uint64(len(parseCache)-1)]
+}
+
+func cachedParse(s string) *Pattern {
+	if p := cacheSlot(s).Load(); p != nil && p.Source == s {
+		return p
+	}
+	return nil
+}
+
+func rememberParse(p *Pattern) { cacheSlot(p.Source).Store(p) }

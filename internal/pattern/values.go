@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/big"
 	"strings"
 	"time"
 )
@@ -15,37 +16,55 @@ import (
 // bool never equals a number, except in IN, where the reference uses
 // Python set membership and true equals 1.
 
-// numeric classifies v: 1 for an integer, 2 for a float, 0 otherwise.
-func numeric(v any) (int, int64, float64) {
-	switch n := v.(type) {
-	case int64:
-		return 1, n, 0
-	case int:
-		return 1, int64(n), 0
-	case int32:
-		return 1, int64(n), 0
-	case uint32:
-		return 1, int64(n), 0
-	case float64:
-		return 2, 0, n
-	case float32:
-		return 2, 0, float64(n)
-	case json.Number:
-		switch x := jsonNumber(n).(type) {
-		case int64:
-			return 1, x, 0
-		case float64:
-			return 2, 0, x
-		}
-	}
-	return 0, 0, 0
+// num is a Python number: an integer that fits 64 bits (kind numInt), a
+// larger integer (numBig) or a float (numFloat).
+type num struct {
+	kind int
+	i    int64
+	f    float64
+	b    *big.Int
 }
 
-// cmpIntFloat compares an integer with a float exactly, as Python does.
+const (
+	numNone = iota
+	numInt
+	numFloat
+	numBig
+)
+
+// numeric classifies v as a Python int or float; bool is not a number
+// here (the reference's type tables keep it apart).
+func numeric(v any) num {
+	switch n := v.(type) {
+	case int64:
+		return num{kind: numInt, i: n}
+	case float64:
+		return num{kind: numFloat, f: n}
+	case int:
+		return num{kind: numInt, i: int64(n)}
+	case int32:
+		return num{kind: numInt, i: int64(n)}
+	case uint32:
+		return num{kind: numInt, i: int64(n)}
+	case float32:
+		return num{kind: numFloat, f: float64(n)}
+	case *big.Int:
+		if n.IsInt64() {
+			return num{kind: numInt, i: n.Int64()}
+		}
+		return num{kind: numBig, b: n}
+	case json.Number:
+		return numeric(jsonNumber(n))
+	}
+	return num{}
+}
+
+// cmpIntFloat compares an integer with a float exactly, as Python does;
+// 2 means unordered (NaN).
 func cmpIntFloat(i int64, f float64) int {
 	switch {
 	case math.IsNaN(f):
-		return 2 // unordered
+		return 2
 	case f >= 9.223372036854775807e18:
 		return -1
 	case f < -9.223372036854775808e18:
@@ -66,44 +85,70 @@ func cmpIntFloat(i int64, f float64) int {
 	return 0
 }
 
-// cmpNum compares two numbers; 2 means unordered (NaN).
-func cmpNum(ka int, ia int64, fa float64, kb int, ib int64, fb float64) int {
+func (n num) bigInt() *big.Int {
+	if n.kind == numBig {
+		return n.b
+	}
+	return big.NewInt(n.i)
+}
+
+// cmpNum compares two numbers exactly; 2 means unordered (NaN).
+func cmpNum(a, b num) int {
 	switch {
-	case ka == 1 && kb == 1:
+	case a.kind == numInt && b.kind == numInt:
 		switch {
-		case ia < ib:
+		case a.i < b.i:
 			return -1
-		case ia > ib:
+		case a.i > b.i:
 			return 1
 		}
 		return 0
-	case ka == 1:
-		return cmpIntFloat(ia, fb)
-	case kb == 1:
-		c := cmpIntFloat(ib, fa)
+	case a.kind == numFloat && b.kind == numFloat:
+		switch {
+		case a.f < b.f:
+			return -1
+		case a.f > b.f:
+			return 1
+		case a.f == b.f:
+			return 0
+		}
+		return 2
+	case a.kind == numInt && b.kind == numFloat:
+		return cmpIntFloat(a.i, b.f)
+	case a.kind == numFloat && b.kind == numInt:
+		c := cmpIntFloat(b.i, a.f)
 		if c == 2 {
 			return 2
 		}
 		return -c
+	case a.kind == numFloat || b.kind == numFloat:
+		// A big integer and a float: c compares the integer to the float.
+		bi, f, sign := a.bigInt(), b.f, 1
+		if a.kind == numFloat {
+			bi, f, sign = b.bigInt(), a.f, -1
+		}
+		var c int
+		switch {
+		case math.IsNaN(f):
+			return 2
+		case math.IsInf(f, 1):
+			c = -1
+		case math.IsInf(f, -1):
+			c = 1
+		default:
+			c = new(big.Float).SetInt(bi).Cmp(big.NewFloat(f))
+		}
+		return sign * c
 	}
-	switch {
-	case fa < fb:
-		return -1
-	case fa > fb:
-		return 1
-	case fa == fb:
-		return 0
-	}
-	return 2
+	return a.bigInt().Cmp(b.bigInt())
 }
 
 // pyEqual is the reference's equality table; ok is false when the types
 // have no equality function (the comparison is then false).
 func pyEqual(a, b any) (eq, ok bool) {
-	ka, ia, fa := numeric(a)
-	kb, ib, fb := numeric(b)
-	if ka != 0 && kb != 0 {
-		return cmpNum(ka, ia, fa, kb, ib, fb) == 0, true
+	na, nb := numeric(a), numeric(b)
+	if na.kind != numNone && nb.kind != numNone {
+		return cmpNum(na, nb) == 0, true
 	}
 	switch x := a.(type) {
 	case string:
@@ -136,14 +181,14 @@ func pyEqual(a, b any) (eq, ok bool) {
 
 // pyCompare is the reference's ordering table. ok is false when the types
 // do not order; valErr reports a string with code points above 255
-// compared with binary data, which the reference treats as false.
+// compared with binary data, which the reference treats as false. NaN
+// compares as equal to everything, as Python's (a > b) - (a < b) does.
 func pyCompare(a, b any) (c int, ok, valErr bool) {
-	ka, ia, fa := numeric(a)
-	kb, ib, fb := numeric(b)
-	if ka != 0 && kb != 0 {
-		r := cmpNum(ka, ia, fa, kb, ib, fb)
+	na, nb := numeric(a), numeric(b)
+	if na.kind != numNone && nb.kind != numNone {
+		r := cmpNum(na, nb)
 		if r == 2 {
-			return 0, true, true
+			r = 0
 		}
 		return r, true, false
 	}
@@ -182,10 +227,10 @@ func pyCompare(a, b any) (c int, ok, valErr bool) {
 // can hold: numbers (and booleans as 0/1) compare numerically, strings,
 // bytes and timestamps by equality.
 func pyIn(v any, set []any) bool {
-	kv, iv, fv := numericOrBool(v)
+	nv := numericOrBool(v)
 	for _, m := range set {
-		if kv != 0 {
-			if km, im, fm := numericOrBool(m); km != 0 && cmpNum(kv, iv, fv, km, im, fm) == 0 {
+		if nv.kind != numNone {
+			if nm := numericOrBool(m); nm.kind != numNone && cmpNum(nv, nm) == 0 {
 				return true
 			}
 			continue
@@ -208,12 +253,12 @@ func pyIn(v any, set []any) bool {
 	return false
 }
 
-func numericOrBool(v any) (int, int64, float64) {
+func numericOrBool(v any) num {
 	if b, ok := v.(bool); ok {
 		if b {
-			return 1, 1, 0
+			return num{kind: numInt, i: 1}
 		}
-		return 1, 0, 0
+		return num{kind: numInt}
 	}
 	return numeric(v)
 }
@@ -225,6 +270,9 @@ func literalValue(l Literal) (any, error) {
 	}
 	switch l.Kind {
 	case LitInt:
+		if l.big != nil {
+			return l.big, nil
+		}
 		return l.Int, nil
 	case LitFloat:
 		return l.Float, nil
