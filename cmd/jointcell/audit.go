@@ -42,6 +42,9 @@ func auditVerify(e *env, args []string) int {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "the cell's data folder (reads DIR/cell.key and DIR/audit)")
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
 		return 2
 	}
 	if *data == "" || fs.NArg() > 0 {
@@ -96,6 +99,9 @@ func auditShow(ctx context.Context, e *env, args []string) int {
 	limit := fs.Int("limit", 0, "print at most the N most recent matching entries (0: all)")
 	asJSON := fs.Bool("json", false, "print the entries' JSON lines, exactly as stored, instead of a table")
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
 		return 2
 	}
 	if *data == "" || fs.NArg() > 0 {

@@ -100,7 +100,7 @@ func manageFlags(e *env, name, positional string) (*flag.FlagSet, *string) {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "the cell's data folder (required)")
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: jointcell %s --data DIR [flags] %s\n", name, positional)
+		fmt.Fprintln(e.stderr, strings.TrimSpace("usage: jointcell "+name+" --data DIR [flags] "+positional))
 		fs.PrintDefaults()
 	}
 	return fs, data

@@ -32,6 +32,9 @@ func cmdPull(ctx context.Context, e *env, args []string) int {
 	out := fs.String("o", "", "write the bundle to this file instead of stdout")
 	limit := fs.Int("limit", 0, "page size to ask for (0: the server's default)")
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() != 0 {

@@ -90,6 +90,9 @@ func cmdPush(ctx context.Context, e *env, args []string) int {
 	var cf clientFlags
 	cf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() != 1 {

@@ -84,6 +84,22 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		retain = &rc
 	}
 
+	// An operator's certificate and the listening address are checked
+	// before the data folder is touched, so that a typo or a busy port
+	// creates no half-started cell and prints no admin token in vain.
+	var tlsConf *tls.Config
+	var fingerprint string
+	if *certFile != "" {
+		if tlsConf, fingerprint, err = jcell.LoadTLS(*certFile, *keyFile); err != nil {
+			return fail(e, "serve: %v", err)
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail(e, "serve: %v", err)
+	}
+	defer ln.Close() // Serve closes it too; this covers the early returns
+
 	// The data folder: database, cell key, secrets; on first start the
 	// admin organisation and user.
 	c, err := jcell.Open(ctx, *data, logger)
@@ -102,20 +118,14 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	}
 
 	// TLS unless asked otherwise (TAXII 2.1 §1.6.6).
-	var tlsConf *tls.Config
 	scheme := "http"
 	if !*plain {
-		var fingerprint string
-		if *certFile != "" {
-			tlsConf, fingerprint, err = jcell.LoadTLS(*certFile, *keyFile)
-		} else {
-			tlsConf, fingerprint, err = jcell.TLSConfig(*data)
-		}
-		if err != nil {
-			return fail(e, "serve: %v", err)
+		if tlsConf == nil {
+			if tlsConf, fingerprint, err = jcell.TLSConfig(*data); err != nil {
+				return fail(e, "serve: %v", err)
+			}
 		}
 		scheme = "https"
-		fmt.Fprintf(e.stdout, "TLS certificate SHA-256 fingerprint: %s\n", fingerprint)
 	}
 
 	// The audit log, signed with the cell key; it closes before the store
@@ -129,6 +139,11 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 			logger.Error("close audit log", "err", err)
 		}
 	}()
+	if fingerprint != "" {
+		// Printed once the cell is known to start (a second server on the
+		// same folder stops at the audit log's lock, above).
+		fmt.Fprintf(e.stdout, "TLS certificate SHA-256 fingerprint: %s\n", fingerprint)
+	}
 
 	// Status resources older than their lifetime are deleted hourly; the
 	// purger stops before the store closes.
@@ -200,10 +215,6 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		handler = federation.Mount(handler, fed.Handler(authn))
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fail(e, "serve: %v", err)
-	}
 	if *plain {
 		logger.Warn("serving plain HTTP: tokens and intelligence cross the network in clear; use it only behind a TLS proxy or on loopback")
 	}
