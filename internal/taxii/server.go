@@ -47,6 +47,17 @@ type Policy interface {
 	Present(p access.Principal, c store.Collection, v store.Version) ([]byte, bool)
 }
 
+// BatchAdmitter is implemented by a Policy that admits the objects of one
+// envelope at once (access.Policy looks up the stored versions of all
+// their ids in one query). AdmitBatch returns, for each object in order,
+// what Admit would: the version to store, or a per-object failure. The
+// objects have passed validation; versions of an id earlier in the same
+// envelope are not stored yet, and the server checks their creator itself.
+// A Policy without it is asked Admit once per object.
+type BatchAdmitter interface {
+	AdmitBatch(ctx context.Context, p access.Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error)
+}
+
 // Auditor records audited events.
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) error
@@ -504,11 +515,16 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request, p access.Prin
 		w.Header().Set("X-TAXII-Date-Added-First", page.Versions[0].DateAdded.UTC().Format(TimestampFormat))
 		w.Header().Set("X-TAXII-Date-Added-Last", page.Versions[n-1].DateAdded.UTC().Format(TimestampFormat))
 	}
-	ids := make([]string, len(items))
-	for i, it := range items {
-		ids[i] = it.v.Object.ID
+	// A page that disclosed nothing is not audited: a peer polling an
+	// idle collection several times a second would otherwise grow the
+	// log by hundreds of thousands of entries a day, saying nothing.
+	if len(items) > 0 {
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.v.Object.ID
+		}
+		s.auditAs(ctx, p, audit.ActionRead, c.ID, ids, audit.OutcomeOK, string(ep))
 	}
-	s.auditAs(ctx, p, audit.ActionRead, c.ID, ids, audit.OutcomeOK, string(ep))
 
 	switch ep {
 	case epManifest:
@@ -703,6 +719,26 @@ func (s *Server) postObjects(w http.ResponseWriter, r *http.Request, p access.Pr
 	st := store.Status{ID: newUUID(), CollectionID: c.ID, OwnerUserID: p.UserID, Status: StatusComplete, RequestTime: now, Total: len(objs)}
 	batch := make([]store.Version, 0, len(objs))
 	problems := invalidObjects(objs)
+	// admit answers for the next valid object, in order.
+	admit := func(o stix.Object) (store.Version, error) { return s.cfg.Policy.Admit(ctx, p, c, o) }
+	if ba, ok := s.cfg.Policy.(BatchAdmitter); ok {
+		valid := make([]stix.Object, 0, len(objs))
+		for i, o := range objs {
+			if problems[i] == "" {
+				valid = append(valid, o)
+			}
+		}
+		vs, errs := ba.AdmitBatch(ctx, p, c, valid)
+		if len(vs) != len(valid) || len(errs) != len(valid) {
+			return internalError(fmt.Errorf("taxii: AdmitBatch returned %d versions and %d errors for %d objects", len(vs), len(errs), len(valid)))
+		}
+		next := 0
+		admit = func(stix.Object) (store.Version, error) {
+			k := next
+			next++
+			return vs[k], errs[k]
+		}
+	}
 	// Admit checks the creator of a new version against the versions
 	// stored before; those admitted earlier in this envelope are stored
 	// with it, so they count too (only the creator versions an object).
@@ -712,7 +748,7 @@ func (s *Server) postObjects(w http.ResponseWriter, r *http.Request, p access.Pr
 			st.Failures = append(st.Failures, store.StatusDetail{ID: o.ID, Version: o.Version(), Message: msg})
 			continue
 		}
-		v, err := s.cfg.Policy.Admit(ctx, p, c, o)
+		v, err := admit(o)
 		if cr, seen := creators[o.ID]; err == nil && seen && cr != v.Object.CreatedByRef {
 			err = fmt.Errorf("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
 		}

@@ -865,3 +865,24 @@ func TestNoEmptyListsEmitted(t *testing.T) {
 		}
 	}
 }
+
+// A read page that disclosed objects is audited with their ids; an empty
+// page (an idle collection polled by a peer) is not, so that polling does
+// not grow the audit log.
+func TestReadAuditOnlyWhenSomethingIsDisclosed(t *testing.T) {
+	f := newFixture(t)
+	if res := f.get(t, "alice", objectsPath); res.Code != http.StatusOK {
+		t.Fatalf("empty collection: %d", res.Code)
+	}
+	if reads := f.audit.find(audit.ActionRead, audit.OutcomeOK); len(reads) != 0 {
+		t.Fatalf("an empty page was audited: %v", reads)
+	}
+	f.post(t, "alice", collRW, indicator(1, "2020-01-01T00:00:00.000Z"))
+	if res := f.get(t, "alice", objectsPath); res.Code != http.StatusOK {
+		t.Fatalf("objects: %d", res.Code)
+	}
+	reads := f.audit.find(audit.ActionRead, audit.OutcomeOK)
+	if len(reads) != 1 || len(reads[0].IDs) != 1 || reads[0].IDs[0] != indicatorID(1) {
+		t.Errorf("read audit = %v, want one entry naming %s", reads, indicatorID(1))
+	}
+}
