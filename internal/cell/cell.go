@@ -87,6 +87,16 @@ func Open(ctx context.Context, dir string, logger *slog.Logger) (*Cell, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isNew {
+		// The database holds token hashes and secrets: readable by the
+		// cell's owner only. SQLite gives its -wal and -shm files the
+		// database file's permissions.
+		f, err := os.OpenFile(dbPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("cell: create database: %w", err)
+		}
+		f.Close()
+	}
 	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, fmt.Errorf("cell: open database: %w", err)

@@ -49,7 +49,7 @@ func TestOpenCreatesAndReopens(t *testing.T) {
 	for _, f := range []struct {
 		path string
 		mode os.FileMode
-	}{{dir, 0o700 | os.ModeDir}, {filepath.Join(dir, KeyFile), 0o600}} {
+	}{{dir, 0o700 | os.ModeDir}, {filepath.Join(dir, KeyFile), 0o600}, {filepath.Join(dir, DBFile), 0o600}, {filepath.Join(dir, DBFile) + "-wal", 0o600}} {
 		fi, err := os.Stat(f.path)
 		if err != nil {
 			t.Fatal(err)
