@@ -355,11 +355,29 @@ func (pol *Policy) admitDefinition(p Principal, o stix.Object) error {
 	return nil
 }
 
+// needsHistory reports whether Admit checks the stored versions of o: those
+// of objects with a creator (SDOs, SROs, meta objects) and of marking
+// definitions.
+func needsHistory(o stix.Object) bool {
+	return o.Created != "" || o.Type == "marking-definition"
+}
+
 // checkHistory enforces that only the creator versions an object, and that
-// marking definitions keep one content.
+// marking definitions keep one content. It uses the versions preloaded in
+// ctx (PreloadHistory) when they cover o, and asks the store otherwise.
 func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.Object, producer string) error {
-	if pol.cfg.Objects == nil || (o.Created == "" && o.Type != "marking-definition") {
+	if pol.cfg.Objects == nil || !needsHistory(o) {
 		return nil
+	}
+	if h, ok := ctx.Value(historyKey{}).(*history); ok && h.coll == c.ID {
+		if vs, ok := h.byID[o.ID]; ok {
+			for _, v := range vs {
+				if err := checkVersion(o, producer, v.createdBy, v.raw); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
 	f := store.Filter{IDs: []string{o.ID}, Versions: []string{"all"}, Limit: 200}
 	for {
@@ -368,11 +386,8 @@ func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.
 			return fmt.Errorf("access: admit %s: look up versions: %w", o.ID, err)
 		}
 		for _, v := range page.Versions {
-			if v.Object.CreatedByRef != producer {
-				return denied("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
-			}
-			if o.Type == "marking-definition" && !bytes.Equal(v.Object.Raw, o.Raw) {
-				return denied("marking-definition %s already exists with another content: marking definitions are never versioned", o.ID)
+			if err := checkVersion(o, producer, v.Object.CreatedByRef, v.Object.Raw); err != nil {
+				return err
 			}
 		}
 		if !page.More || len(page.Versions) == 0 {
@@ -380,6 +395,117 @@ func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.
 		}
 		f.AddedAfter = page.Versions[len(page.Versions)-1].DateAdded
 	}
+}
+
+// checkVersion checks a posted object o against one stored version of its
+// id (its created_by_ref, and its bytes for a marking definition).
+func checkVersion(o stix.Object, producer, createdBy string, raw []byte) error {
+	if createdBy != producer {
+		return denied("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
+	}
+	if o.Type == "marking-definition" && !bytes.Equal(raw, o.Raw) {
+		return denied("marking-definition %s already exists with another content: marking definitions are never versioned", o.ID)
+	}
+	return nil
+}
+
+// historyKey is the context key of a preloaded *history.
+type historyKey struct{}
+
+// history holds the stored versions of a batch's ids in one collection, as
+// checkHistory needs them: every id looked up has an entry (nil when
+// nothing is stored), in date_added order.
+type history struct {
+	coll string
+	byID map[string][]storedVersion
+}
+
+type storedVersion struct {
+	createdBy string
+	raw       []byte // marking definitions only
+}
+
+// maxHistoryIDs bounds the ids of one history query: each is a bound
+// parameter of the store's SQL, whose number is limited.
+const maxHistoryIDs = 500
+
+// PreloadHistory looks up the stored versions of every object of objs that
+// Admit checks against its history (only the creator versions an object;
+// marking definitions keep one content), with one store query per 500 ids
+// rather than one per object, and returns a context under which Admit on
+// collection c uses them. It is meant for a batch admitted together and
+// stored after: what the context holds is the store as it was before the
+// batch, exactly what one Admit per object would have seen, so the caller
+// still checks versions of the same id earlier in the batch itself (as the
+// TAXII server does). Objects outside objs fall back to a query.
+func (pol *Policy) PreloadHistory(ctx context.Context, c store.Collection, objs []stix.Object) (context.Context, error) {
+	if pol.cfg.Objects == nil {
+		return ctx, nil
+	}
+	h := &history{coll: c.ID, byID: make(map[string][]storedVersion, len(objs))}
+	ids := make([]string, 0, len(objs))
+	for _, o := range objs {
+		if !needsHistory(o) {
+			continue
+		}
+		if _, ok := h.byID[o.ID]; !ok {
+			h.byID[o.ID] = nil
+			ids = append(ids, o.ID)
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxHistoryIDs)]
+		ids = ids[len(chunk):]
+		f := store.Filter{IDs: chunk, Versions: []string{"all"}, Limit: 1000}
+		for {
+			page, err := pol.cfg.Objects.Query(ctx, c.ID, f)
+			if err != nil {
+				return ctx, fmt.Errorf("access: admit: look up versions: %w", err)
+			}
+			for _, v := range page.Versions {
+				sv := storedVersion{createdBy: v.Object.CreatedByRef}
+				if v.Object.Type == "marking-definition" {
+					sv.raw = v.Object.Raw
+				}
+				h.byID[v.Object.ID] = append(h.byID[v.Object.ID], sv)
+			}
+			if !page.More || len(page.Versions) == 0 {
+				break
+			}
+			f.AddedAfter = page.Versions[len(page.Versions)-1].DateAdded
+		}
+	}
+	return context.WithValue(ctx, historyKey{}, h), nil
+}
+
+// AdmitBatch admits the objects of one envelope in order, as Admit would
+// one by one, but with the history of all their ids looked up at once
+// (PreloadHistory). errs[i] is nil when vs[i] is to be stored. Versions of
+// the same id earlier in objs are not stored yet and so not checked here:
+// the caller checks them, as it would with Admit.
+func (pol *Policy) AdmitBatch(ctx context.Context, p Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error) {
+	vs := make([]store.Version, len(objs))
+	errs := make([]error, len(objs))
+	fail := func(err error) ([]store.Version, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return vs, errs
+	}
+	if !pol.CanWrite(p, c) {
+		return fail(denied("you may not add objects to this collection"))
+	}
+	if err := pol.freshGroups(ctx); err != nil {
+		return fail(err)
+	}
+	hctx, err := pol.PreloadHistory(ctx, c, objs)
+	if err != nil {
+		return fail(err)
+	}
+	for i, o := range objs {
+		vs[i], errs[i] = pol.Admit(hctx, p, c, o)
+	}
+	return vs, errs
 }
 
 // withCreatedBy inserts created_by_ref as the first property of the raw
@@ -401,6 +527,14 @@ func withCreatedBy(o stix.Object, identity string) (stix.Object, error) {
 		b.WriteByte(',')
 	}
 	b.Write(raw[1:])
+	if !bytes.Contains(raw, []byte("created_by_ref")) && !bytes.Contains(raw, []byte(`\u`)) {
+		// No created_by_ref key, not even an escaped one (a key's letters
+		// and underscores can be escaped only as \u): decoding again
+		// would give o with the new property, so skip it (ingest fills
+		// in created_by_ref on most objects).
+		o.Raw, o.CreatedByRef = b.Bytes(), identity
+		return o, nil
+	}
 	out, err := stix.DecodeObject(b.Bytes())
 	if err != nil {
 		return o, denied("object cannot take a created_by_ref: %v", err)

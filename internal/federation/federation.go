@@ -51,6 +51,33 @@ type Policy interface {
 
 var _ Policy = (*access.Policy)(nil)
 
+// historyPreloader is implemented by access.Policy: look up the stored
+// versions of a batch's ids once, for the Admit calls that follow under
+// the returned context.
+type historyPreloader interface {
+	PreloadHistory(ctx context.Context, c store.Collection, objs []stix.Object) (context.Context, error)
+}
+
+// batchAdmitter is implemented by access.Policy (see taxii.BatchAdmitter).
+type batchAdmitter interface {
+	AdmitBatch(ctx context.Context, p access.Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error)
+}
+
+var (
+	_ historyPreloader = (*access.Policy)(nil)
+	_ batchAdmitter    = (*access.Policy)(nil)
+)
+
+// preload returns ctx with the history of objs in c preloaded when the
+// policy can, and ctx itself otherwise.
+func (s *Service) preload(ctx context.Context, c store.Collection, objs []stix.Object) (context.Context, error) {
+	hp, ok := s.cfg.Policy.(historyPreloader)
+	if !ok {
+		return ctx, nil
+	}
+	return hp.PreloadHistory(ctx, c, objs)
+}
+
 // refresher is implemented by access.Policy: reload sharing groups now.
 type refresher interface {
 	Refresh(ctx context.Context) error

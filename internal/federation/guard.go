@@ -16,6 +16,7 @@ import (
 	"github.com/jointcell/jointcell/internal/marking"
 	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
+	"github.com/jointcell/jointcell/internal/taxii"
 )
 
 // Authenticator identifies the caller of a request (auth.Authenticator).
@@ -39,7 +40,10 @@ type Guard struct {
 	pol   Policy
 }
 
-var _ Policy = (*Guard)(nil)
+var (
+	_ Policy              = (*Guard)(nil)
+	_ taxii.BatchAdmitter = (*Guard)(nil)
+)
 
 // Guard returns the wrapper; give it to taxii.NewServer as both
 // Authenticator and Policy.
@@ -132,6 +136,33 @@ func (g *Guard) Admit(ctx context.Context, p access.Principal, c store.Collectio
 		return store.Version{}, fmt.Errorf("federation: %w", err)
 	}
 	return v, nil
+}
+
+// AdmitBatch admits the objects of one envelope (taxii.BatchAdmitter): a
+// plain user's all at once by the wrapped policy when it can, a peer's
+// one by one under the federation rules (Admit), with the policy's
+// history check looked up once for the envelope.
+func (g *Guard) AdmitBatch(ctx context.Context, p access.Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error) {
+	_, _, peer := g.peerOf(ctx, p)
+	if ba, ok := g.pol.(batchAdmitter); ok && !peer {
+		return ba.AdmitBatch(ctx, p, c, objs)
+	}
+	vs := make([]store.Version, len(objs))
+	errs := make([]error, len(objs))
+	if peer && g.pol.CanWrite(p, c) {
+		hctx, err := g.s.preload(ctx, c, objs)
+		if err != nil {
+			for i := range errs {
+				errs[i] = err
+			}
+			return vs, errs
+		}
+		ctx = hctx
+	}
+	for i, o := range objs {
+		vs[i], errs[i] = g.Admit(ctx, p, c, o)
+	}
+	return vs, errs
 }
 
 // Present serves a peer's account only what may leave for that peer,

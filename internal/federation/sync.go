@@ -390,6 +390,12 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The policy's history check (only the creator versions an object)
+	// with one store query for the batch rather than one per object.
+	actx, err := s.preload(ctx, coll, objs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	pre := make([]verification, len(objs))
 	workers := max(1, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
@@ -407,7 +413,7 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 	prov := make([]store.Provenance, 0, len(objs))
 	var rejects []*Rejection
 	for i, o := range objs {
-		v, pr, err := s.admit(ctx, sn, p, coll, o, known, pre[i])
+		v, pr, err := s.admit(actx, sn, p, coll, o, known, pre[i])
 		var rej *Rejection
 		if errors.As(err, &rej) {
 			rejects = append(rejects, rej)

@@ -169,18 +169,21 @@ func skipValue(raw []byte, i int) (int, error) {
 }
 
 func joinObject(ms []member) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	n := 2
+	for _, m := range ms {
+		n += len(m.key) + len(m.val) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
 	for i, m := range ms {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(quote(m.key))
-		b.WriteByte(':')
-		b.Write(m.val)
+		b = appendQuoted(b, m.key)
+		b = append(b, ':')
+		b = append(b, m.val...)
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return append(b, '}')
 }
 
 func joinArray(es []json.RawMessage) []byte {
@@ -199,6 +202,29 @@ func joinArray(es []json.RawMessage) []byte {
 // quote encodes s as a JSON string without HTML escaping, so that text the
 // producer wrote is not needlessly rewritten.
 func quote(s string) []byte {
+	return appendQuoted(nil, s)
+}
+
+// appendQuoted appends quote(s) to b; strings of printable ASCII without
+// quotes or backslashes (nearly every key and most values) need no
+// encoder.
+func appendQuoted(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return append(b, quoteEncoded(s)...)
+}
+
+func quoteEncoded(s string) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

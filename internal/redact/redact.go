@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Rule selects a top-level property of objects of one type ("*" for every
@@ -178,7 +179,9 @@ func (r *Redactor) Apply(raw []byte, typ string, p *Profile, remove []string) ([
 			return nil, fmt.Errorf("redact: %w", err)
 		}
 	}
-	if !p.IsZero() {
+	// Removal only takes away: when the profile cannot change the object
+	// as stored, it cannot change what is left of it either.
+	if !p.IsZero() && (len(remove) == 0 || r.needed(raw, typ, p)) {
 		c, err := r.profile(ms, typ, p)
 		if err != nil {
 			return nil, fmt.Errorf("redact: %w", err)
@@ -201,33 +204,6 @@ func (r *Redactor) Apply(raw []byte, typ string, p *Profile, remove []string) ([
 		return raw, nil
 	}
 	return joinObject(ms), nil
-}
-
-// needed is a cheap test on the raw bytes: can p change this object at all?
-// It keeps the read path from parsing objects that have nothing to redact.
-func (r *Redactor) needed(raw []byte, typ string, p *Profile) bool {
-	if p.IsZero() {
-		return false
-	}
-	p.compile()
-	for _, t := range [2]string{typ, "*"} {
-		for _, k := range p.ruleKey[t] {
-			if bytes.Contains(raw, k) {
-				return true
-			}
-		}
-	}
-	for _, f := range p.Scrub {
-		if scrubMayChange(raw, f) {
-			return true
-		}
-	}
-	for _, k := range p.idKeys {
-		if bytes.Contains(raw, k) {
-			return true
-		}
-	}
-	return false
 }
 
 func removeSelectors(ms []member, remove []string) ([]member, bool, error) {
@@ -310,8 +286,8 @@ func fixGranular(ms []member, gone [][]segment) ([]member, error) {
 			kept = append(kept, e)
 			continue
 		}
-		var sels []string
-		if err := json.Unmarshal(em[j].val, &sels); err != nil {
+		sels, err := decodeStrings(em[j].val)
+		if err != nil {
 			return nil, err
 		}
 		var out []string
@@ -350,6 +326,29 @@ func fixGranular(ms []member, gone [][]segment) ([]member, error) {
 	}
 	ms[i].val = joinArray(kept)
 	return ms, nil
+}
+
+// decodeStrings decodes a JSON list of strings, without encoding/json
+// when no string has an escape (selectors never need one).
+func decodeStrings(raw json.RawMessage) ([]string, error) {
+	if kindOf(raw) != '[' || bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
+		var out []string
+		err := json.Unmarshal(raw, &out)
+		return out, err
+	}
+	es, err := splitArray(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		if kindOf(e) != '"' {
+			var s string
+			return nil, json.Unmarshal(e, &s) // the error encoding/json gives
+		}
+		out[i] = string(e[1 : len(e)-1])
+	}
+	return out, nil
 }
 
 type result struct {
@@ -406,7 +405,10 @@ func (r *Redactor) profile(ms []member, typ string, p *Profile) (result, error) 
 				return result{}, err
 			}
 			m.val, changed = v, true
-		case scrubField(p, m.key):
+		case scrubField(p, m.key) && mayHavePII(m.val):
+			// mayHavePII on the value's bytes sees every string in it:
+			// without an "@", a backslash or a run of phone digits no
+			// string can change.
 			v, ch, err := r.walkStrings(m.val, r.scrubText)
 			if err != nil {
 				return result{}, err
@@ -418,7 +420,11 @@ func (r *Redactor) profile(ms []member, typ string, p *Profile) (result, error) 
 		out = append(out, m)
 	}
 	if len(p.PseudonymiseIDs) > 0 {
+		p.compile()
 		for i, m := range out {
+			if !(m.key == "id" || mayHoldID(m.val, p.idKeys)) {
+				continue
+			}
 			var v json.RawMessage
 			var ch bool
 			var err error
@@ -439,6 +445,21 @@ func (r *Redactor) profile(ms []member, typ string, p *Profile) (result, error) 
 		}
 	}
 	return result{out, changed, dropped}, nil
+}
+
+// mayHoldID reports whether raw may hold an id of a type whose ids are
+// pseudonymised: one of keys (`"type--`) appears, or a backslash that may
+// escape one.
+func mayHoldID(raw []byte, keys [][]byte) bool {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return true
+	}
+	for _, k := range keys {
+		if bytes.Contains(raw, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Redactor) refID(s string, p *Profile) string {

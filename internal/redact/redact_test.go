@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -314,6 +315,63 @@ func FuzzScrubPrefilter(f *testing.F) {
 		}
 		if !scrubMayChange(raw, "description") && r.scrubText(text) != text {
 			t.Fatalf("prefilter missed %q", text)
+		}
+	})
+}
+
+// FuzzNeeded checks that the prefilter is conservative: when needed says
+// a profile cannot change an object, applying the profile indeed changes
+// nothing.
+func FuzzNeeded(f *testing.F) {
+	ins, _ := filepath.Glob("testdata/*.in.json")
+	for _, in := range ins {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var c goldenCase
+		if err := json.Unmarshal(data, &c); err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(c.Object))
+	}
+	for _, s := range []string{
+		`{"type":"indicator","id":"indicator--1","description":"call 020 7946 0958","x_a":{"b":"c@d.example"}}`,
+		`{"type":"note","object_refs":["email-addr--2d77a846-6264-5d51-b586-e43822ea1ea3"],"ext":{"k":{"from_ref":"user-account--1"}}}`,
+		`{"type":"email-addr","id":"email-addr--1","value":"a"}`,
+		`{"type":"x","description":"a\"b@c.example\\","x_n":1234567}`,
+	} {
+		f.Add([]byte(s))
+	}
+	r := New(testKey)
+	custom := &Profile{
+		Drop:         []Rule{{Type: "*", Property: "x_internal"}, {Type: "indicator", Property: "name"}},
+		Pseudonymise: []Rule{{Type: "note", Property: "authors"}},
+		Scrub:        []string{"description", "x_*", "name"},
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		var head struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(raw, &head)
+		ms, err := splitObject(raw)
+		if err != nil {
+			return
+		}
+		for _, p := range []*Profile{Standard(), custom} {
+			if r.needed(raw, head.Type, p) {
+				continue
+			}
+			c, err := r.profile(slices.Clone(ms), head.Type, p)
+			if err != nil {
+				continue
+			}
+			if c.changed || len(c.dropped) > 0 {
+				t.Fatalf("needed is false but the profile changes %s", raw)
+			}
 		}
 	})
 }

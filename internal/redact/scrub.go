@@ -121,66 +121,13 @@ func hasDigitRun(s string, n int) bool {
 }
 
 // scrubMayChange reports whether scrubbing field (a property name, or a
-// prefix ending in "*") could change raw, without decoding it: it finds
-// each key of that name (an unescaped quote pair followed by a colon can
-// only be a key in JSON) and looks at the bytes of its value. A string
-// value matters only if it has an "@" or a run of at least 7 digits among
-// phone characters; any other kind of value is examined properly.
+// prefix ending in "*") could change raw, without decoding it: the scrub
+// part of needed.
 func scrubMayChange(raw []byte, field string) bool {
-	prefix, glob := strings.CutSuffix(field, "*")
-	for off := 0; ; {
-		i := bytes.Index(raw[off:], []byte(prefix)) // does not escape: no allocation
-		if i < 0 {
-			return false
-		}
-		i += off
-		if i == 0 || raw[i-1] != '"' {
-			off = i + 1
-			continue
-		}
-		i += len(prefix)
-		off = i
-		end := bytes.IndexByte(raw[i:], '"')
-		if end < 0 {
-			return false
-		}
-		if !glob && end != 0 {
-			continue
-		}
-		j := i + end + 1
-		for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
-			j++
-		}
-		if j >= len(raw) || raw[j] != ':' {
-			continue
-		}
-		j++
-		for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
-			j++
-		}
-		if j >= len(raw) {
-			return false
-		}
-		if raw[j] != '"' {
-			return true
-		}
-		k := j + 1
-		for k < len(raw) && raw[k] != '"' {
-			if raw[k] == '\\' {
-				k++
-			}
-			k++
-		}
-		if k > len(raw) {
-			k = len(raw)
-		}
-		if mayHavePII(raw[j+1 : k]) {
-			return true
-		}
-	}
+	return (&Redactor{}).needed(raw, "x-any", &Profile{Scrub: []string{field}})
 }
 
-// mayHavePII is the cheap test behind scrubMayChange: an "@" (an e-mail
+// mayHavePII is the cheap test behind needed's scrub check: an "@" (an e-mail
 // address) or seven digits in one run of characters phone numbers are
 // written with.
 func mayHavePII(s []byte) bool {
