@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,13 +107,16 @@ func cmdDetect(ctx context.Context, e *env, args []string) int {
 			return fail(e, "detect: %v", err)
 		}
 		follower = &detect.Follower{Feed: taxiiFeed{c: client, collection: *collection}, Index: ix, Log: logger}
+		loadStart := time.Now()
 		res, err := follower.Load(ctx)
 		if err != nil {
 			return fail(e, "detect: load indicators: %v", err)
 		}
-		logger.Info("indicators loaded", "active", ix.Len(), "failed", res.Failed, "pending", res.Pending)
+		logger.Info("indicators loaded", "active", ix.Len(), "failed", res.Failed, "pending", res.Pending,
+			"seconds", fmt.Sprintf("%.2f", time.Since(loadStart).Seconds()))
 	}
 	if *indicators != "" {
+		loadStart := time.Now()
 		inds, err := readIndicators(*indicators)
 		if err != nil {
 			return fail(e, "detect: %v", err)
@@ -123,7 +125,8 @@ func cmdDetect(ctx context.Context, e *env, args []string) int {
 		if ix.Len() == 0 && res.Pending == 0 && !online {
 			return fail(e, "detect: %s holds no active STIX indicator (%d failed to compile)", *indicators, res.Failed)
 		}
-		logger.Info("indicators loaded", "active", ix.Len(), "failed", res.Failed, "pending", res.Pending, "ignored", res.Ignored)
+		logger.Info("indicators loaded", "active", ix.Len(), "failed", res.Failed, "pending", res.Pending, "ignored", res.Ignored,
+			"seconds", fmt.Sprintf("%.2f", time.Since(loadStart).Seconds()))
 	}
 
 	// Where sightings go: the cell (through the outbox) or stdout.
@@ -231,45 +234,27 @@ func cmdDetect(ctx context.Context, e *env, args []string) int {
 	return status
 }
 
-// readIndicators reads a bundle, a JSON list, one object, or JSON lines.
+// readIndicators reads a bundle, a JSON list, one object, or JSON lines,
+// decoding on every core. Other objects in the file are skipped.
 func readIndicators(path string) ([]detect.Indicator, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var raws []json.RawMessage
 	if objs, err := stix.Decode(data); err == nil {
-		for _, o := range objs {
-			raws = append(raws, o.Raw)
+		raws := make([]json.RawMessage, len(objs))
+		for i, o := range objs {
+			raws[i] = o.Raw
 		}
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-		n := 0
-		for sc.Scan() {
-			n++
-			line := bytes.TrimSpace(sc.Bytes())
-			if len(line) == 0 {
-				continue
-			}
-			if !json.Valid(line) {
-				return nil, fmt.Errorf("%s:%d: not a JSON object", path, n)
-			}
-			raws = append(raws, json.RawMessage(bytes.Clone(line)))
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+		return detect.ParseIndicators(raws), nil
 	}
-	var inds []detect.Indicator
-	for _, raw := range raws {
-		in, err := detect.ParseIndicator(raw)
-		if err != nil {
-			continue // other objects in the bundle
-		}
-		inds = append(inds, in)
+	// stix.Decode stops at the end of the first value of JSON lines.
+	inds, err := detect.DecodeIndicatorLines(data)
+	var le *detect.LineError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("%s:%d: not a JSON object", path, le.Line)
 	}
-	return inds, nil
+	return inds, err
 }
 
 // taxiiFeed adapts the TAXII client to detect.IndicatorFeed: every object

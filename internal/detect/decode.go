@@ -32,7 +32,11 @@ func ParseFormat(s string) (Format, error) {
 // Decoder turns one input record (a line) into events. A decoder keeps
 // scratch buffers and is not safe for concurrent use: give each worker its
 // own. emit may be called several times (a STIX bundle holds several
-// observed-data objects) and must not keep ev after it returns.
+// observed-data objects) and must not keep ev after it returns. The
+// telemetry decoders do not copy the record: the event's strings may be
+// parts of rec itself, so rec must not change until Decode returns, and
+// whatever is kept of an event must be copied (the index copies what its
+// windows keep, the aggregator renders what it keeps as JSON).
 type Decoder interface {
 	Decode(rec []byte, emit func(ev *Event)) error
 }
@@ -128,7 +132,7 @@ func (n *netTraffic) proto(p string) {
 	if p == "" || n.nProtos == len(n.protos) {
 		return
 	}
-	p = strings.ToLower(p)
+	p = lower(p)
 	for _, q := range n.protos[:n.nProtos] {
 		if q == p {
 			return
@@ -185,7 +189,7 @@ func (n *netTraffic) build(ev *Event) {
 		if rv == "" {
 			rv = "/"
 		}
-		ev.setStr(t, "extensions.'http-request-ext'.request_method", strings.ToLower(m))
+		ev.setStr(t, "extensions.'http-request-ext'.request_method", lower(m))
 		ev.setStr(t, "extensions.'http-request-ext'.request_value", rv)
 		if n.userAgent != "" {
 			ev.setStr(t, "extensions.'http-request-ext'.request_header.'User-Agent'", n.userAgent)
@@ -200,6 +204,28 @@ func (n *netTraffic) build(ev *Event) {
 	if n.ja3s != "" {
 		ev.setStr(t, "x_jointcell_ja3s", n.ja3s)
 	}
+}
+
+// lower is strings.ToLower without an allocation for the protocol and
+// method names logs write in capitals.
+func lower(s string) string {
+	switch s {
+	case "GET":
+		return "get"
+	case "POST":
+		return "post"
+	case "HEAD":
+		return "head"
+	case "PUT":
+		return "put"
+	case "TCP":
+		return "tcp"
+	case "UDP":
+		return "udp"
+	case "ICMP":
+		return "icmp"
+	}
+	return strings.ToLower(s)
 }
 
 // fileObj collects file properties (STIX 2.1 §6.7).

@@ -17,7 +17,9 @@ const DefaultMaxLine = 1 << 20
 
 // Batch is a group of input records handed from a source to the workers.
 // Done, when set, is called once every record has been processed: the NATS
-// source acknowledges its messages there, the HTTP source answers there.
+// source acknowledges its messages there, the HTTP source answers there,
+// the reader source takes the records' memory back for the next batches
+// (nothing may refer to the records after Done).
 type Batch struct {
 	Records   [][]byte
 	FirstLine int64 // line number of Records[0] when the source counts lines, else 0

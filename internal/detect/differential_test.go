@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jointcell/jointcell/internal/pattern"
 )
@@ -53,7 +54,7 @@ func pick[T any](g *gen, l []T) T { return l[g.r.IntN(len(l))] }
 // the index has (equality on values, hashes, references, integers, lists;
 // IN; CIDR for IPv4 and IPv6) and patterns it cannot index.
 func (g *gen) pattern() string {
-	switch g.r.IntN(22) {
+	switch g.r.IntN(28) {
 	case 0, 1:
 		return fmt.Sprintf("[ipv4-addr:value = '%s']", pick(g, g.ips))
 	case 2:
@@ -96,9 +97,47 @@ func (g *gen) pattern() string {
 		return fmt.Sprintf("[network-traffic:dst_port > %d]", pick(g, g.ports)) // not indexable
 	case 20:
 		return fmt.Sprintf("[ipv4-addr:value = '%s' AND ipv4-addr:value != '%s']", pick(g, g.ips), pick(g, g.ips))
+	case 21:
+		return fmt.Sprintf("[url:value MATCHES '^http://h%d\\\\.'] OR [email-addr:value = 'x@y.test']", g.r.IntN(10)) // type anchors
+	case 22:
+		return fmt.Sprintf("[ipv6-addr:value ISSUBSET '2001:db8:%x:%x::/64']", g.r.IntN(3), g.r.IntN(4)) // exact IPv6 CIDR
+	case 23:
+		return fmt.Sprintf("[network-traffic:src_ref.value ISSUBSET '2001:db8:%x::/48']", g.r.IntN(3)) // IPv6 CIDR through a reference
+	case 24:
+		return fmt.Sprintf("[ipv6-addr:value ISSUBSET '2001:db8:%x::/48' AND ipv6-addr:value != '%s']", g.r.IntN(3), pick(g, g.ip6s))
+	case 25:
+		return fmt.Sprintf("[network-traffic:dst_port = %d]", pick(g, g.ports)) // an integer literal
+	case 26:
+		return fmt.Sprintf("[ipv4-addr:value ISSUBSET '%s']", pick(g, g.ips)) // a block of one address
 	default:
-		return fmt.Sprintf("[url:value MATCHES '^http://h%d\\\\.'] OR [email-addr:value = 'x@y.test']", g.r.IntN(10)) // not indexable
+		return fmt.Sprintf("[file:name = 'f.exe' AND file:hashes.'SHA-256' = '%s']", pick(g, g.sha256s))
 	}
+}
+
+// statefulPattern returns a random stateful pattern over the same pools.
+func (g *gen) statefulPattern() string {
+	a := func() string {
+		switch g.r.IntN(4) {
+		case 0:
+			return fmt.Sprintf("[ipv4-addr:value = '%s']", pick(g, g.ips))
+		case 1:
+			return fmt.Sprintf("[domain-name:value = '%s']", pick(g, g.domains))
+		case 2:
+			return fmt.Sprintf("[ipv6-addr:value ISSUBSET '2001:db8:%x::/48']", g.r.IntN(3))
+		}
+		return fmt.Sprintf("[domain-name:value LIKE 'h%d.%%']", g.r.IntN(20))
+	}
+	switch g.r.IntN(5) {
+	case 0:
+		return fmt.Sprintf("%s FOLLOWEDBY %s WITHIN %d SECONDS", a(), a(), 10+g.r.IntN(50))
+	case 1:
+		return fmt.Sprintf("%s AND %s", a(), a())
+	case 2:
+		return fmt.Sprintf("%s REPEATS 2 TIMES", a())
+	case 3:
+		return fmt.Sprintf("(%s OR %s) WITHIN 20 SECONDS", a(), a())
+	}
+	return fmt.Sprintf("(%s AND %s) WITHIN 40 SECONDS", a(), a())
 }
 
 // event returns a random ECS line over the same pools.
@@ -133,65 +172,121 @@ func (g *gen) event(i int) string {
 	return "{" + strings.Join(f, ",") + "}"
 }
 
+// noAnchors hides a pattern's anchors, so that the index keeps it in the
+// list evaluated on every event.
+type noAnchors struct{ Pattern }
+
+func (noAnchors) Anchors() []Anchor { return nil }
+func (noAnchors) Exact() bool       { return false }
+
+// oracle is the evaluator run on every pattern for every event: stateless
+// patterns on the event alone, stateful ones on a window of every event,
+// expired by the same age as the index's windows and cleared after a
+// match, as the index promises (docs/detection.md).
+type oracle struct {
+	id        string
+	c         *pattern.Compiled
+	stateless bool
+	age       time.Duration
+	win       []pattern.Observation
+}
+
+func (o *oracle) match(obs pattern.Observation) bool {
+	if o.stateless {
+		return o.c.MatchObservation(&obs)
+	}
+	cut := obs.LastObserved.Add(-o.age)
+	keep := o.win[:0]
+	for _, x := range o.win {
+		if !x.LastObserved.Before(cut) {
+			keep = append(keep, x)
+		}
+	}
+	o.win = append(keep, obs)
+	if o.c.Match(o.win) {
+		o.win = o.win[:0]
+		return true
+	}
+	return false
+}
+
 // TestDifferentialIndexVsEvaluator: on generated indicators and events, the
-// index (anchors, hash maps, prefix tables, exact shortcuts) reports exactly
-// the indicators that the pattern package's evaluator, run on every pattern,
-// reports, event by event.
+// index (compact records for exact equality and ISSUBSET patterns, hash
+// maps, IPv4 and IPv6 prefix tables, references, type anchors, the
+// unanchored list, stateful windows) reports exactly the indicators that
+// the pattern package's evaluator, run on every pattern, reports, event by
+// event.
 func TestDifferentialIndexVsEvaluator(t *testing.T) {
-	nInd, nEv := 300, 600
+	nInd, nEv, nStateful := 400, 600, 24
 	if testing.Short() {
-		nInd, nEv = 150, 300
+		nInd, nEv, nStateful = 200, 300, 12
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		g := newGen(seed)
-		ix := NewIndex(CompilePattern, IndexConfig{}, nil)
-		type ind struct {
-			id string
-			p  *pattern.Pattern
+		hide := map[string]bool{}
+		compile := func(s string) (Pattern, error) {
+			p, err := CompilePattern(s)
+			if err == nil && hide[s] {
+				return noAnchors{p}, nil
+			}
+			return p, err
 		}
-		var all []ind
+		// No bound on windows here: the oracle keeps every event.
+		ix := NewIndex(compile, IndexConfig{WindowEvents: 1 << 20}, nil)
+		var all []*oracle
 		var inds []Indicator
-		kinds := map[string]int{}
-		for i := 0; i < nInd; i++ {
+		for i := 0; i < nInd+nStateful; i++ {
 			src := g.pattern()
+			if i >= nInd {
+				src = g.statefulPattern()
+			} else if i%13 == 0 {
+				hide[src] = true
+			}
 			p, err := pattern.Parse(src)
 			if err != nil {
 				t.Fatalf("generated pattern %q: %v", src, err)
 			}
-			id := fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", i, seed)
-			all = append(all, ind{id, p})
-			inds = append(inds, mustIndicator(indicatorJSON(id, src, "2024-01-01T00:00:00.000Z", nil)))
-			c, _ := CompilePattern(src)
-			switch {
-			case c.Anchors() == nil:
-				kinds["general"]++
-			case c.Exact():
-				kinds["exact"]++
-			default:
-				kinds["anchored"]++
+			c, err := pattern.Compile(p)
+			if err != nil {
+				t.Fatalf("generated pattern %q: %v", src, err)
 			}
+			id := fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", i, seed)
+			if i%17 == 0 {
+				id = strings.ToUpper(id[:11]) + id[11:] // not a lowercase UUID: kept as a full entry
+			}
+			age := maxWithin(p.Root)
+			if age == 0 {
+				age = 10 * time.Minute
+			}
+			all = append(all, &oracle{id: id, c: c, stateless: isStateless(p.Root), age: age})
+			inds = append(inds, mustIndicator(indicatorJSON(id, src, "2024-01-01T00:00:00.000Z", nil)))
 		}
 		res := ix.Update(inds)
-		if res.Added != nInd {
+		if res.Added != len(inds) {
 			t.Fatalf("seed %d: %+v", seed, res)
 		}
-		if kinds["general"] == 0 || kinds["exact"] == 0 || kinds["anchored"] == 0 {
-			t.Fatalf("generator does not cover every kind: %v", kinds)
+		kinds := indexKinds(ix)
+		for _, k := range []string{"compact-eq", "compact-cidr4", "compact-cidr6", "exact-full", "anchored", "type", "general", "stateful"} {
+			if kinds[k] == 0 {
+				t.Fatalf("generator does not cover %s: %v", k, kinds)
+			}
 		}
 		m := ix.NewMatcher()
 		dec := &ECSDecoder{}
-		totalHits := 0
+		totalHits, statefulHits := 0, 0
 		for i := 0; i < nEv; i++ {
 			line := g.event(i)
 			err := dec.Decode([]byte(line), func(ev *Event) {
 				got := slices.Clone(m.Match(ev))
 				slices.Sort(got)
-				obs := []pattern.Observation{ev.Observation()}
+				obs := ev.observation(true)
 				var want []string
-				for _, in := range all {
-					ok, err := in.p.Match(obs)
-					if err == nil && ok {
-						want = append(want, in.id)
+				for _, o := range all {
+					if o.match(obs) {
+						want = append(want, o.id)
+						if !o.stateless {
+							statefulHits++
+						}
 					}
 				}
 				slices.Sort(want)
@@ -204,9 +299,85 @@ func TestDifferentialIndexVsEvaluator(t *testing.T) {
 				t.Fatalf("event %s: %v", line, err)
 			}
 		}
-		if totalHits == 0 {
-			t.Fatalf("seed %d: no event matched anything; the test proves nothing", seed)
+		if totalHits == 0 || statefulHits == 0 {
+			t.Fatalf("seed %d: %d matches, %d stateful: the test proves too little", seed, totalHits, statefulHits)
 		}
-		t.Logf("seed %d: %v, %d matches", seed, kinds, totalHits)
+		t.Logf("seed %d: %v, %d matches (%d stateful)", seed, kinds, totalHits, statefulHits)
+	}
+}
+
+// indexKinds counts the active indicators by how the index holds them.
+func indexKinds(ix *Index) map[string]int {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	kinds := map[string]int{}
+	for _, ref := range ix.byUUID {
+		if ref&fullFlag == 0 {
+			r := ix.recs.at(ref)
+			switch {
+			case r.kind == AnchorEqual:
+				kinds["compact-eq"]++
+			case strings.Contains(ix.value(r), ":"):
+				kinds["compact-cidr6"]++
+			default:
+				kinds["compact-cidr4"]++
+			}
+		}
+	}
+	for _, e := range ix.fulls {
+		switch {
+		case e == nil:
+		case e.pat == nil:
+			kinds["exact-full"]++
+		case e.general:
+			kinds["general"]++
+		case e.win != nil:
+			kinds["stateful"]++
+		case len(e.types) > 0:
+			kinds["type"]++
+		default:
+			kinds["anchored"]++
+		}
+	}
+	return kinds
+}
+
+// TestExactAnchorAgreesWithCompile: the anchor of the compact shape, which
+// CompilePattern derives from the syntax tree without compiling, is the
+// one pattern.Compile derives, once canonical.
+func TestExactAnchorAgreesWithCompile(t *testing.T) {
+	g := newGen(7)
+	srcs := []string{
+		"[file:hashes.'SHA-256' = 'ab']", "[file:hashes.MD5 = 'ab']", "[file:hashes.'MD5' = 'ab']",
+		"[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = 'x y']",
+		"[ipv4-addr:value ISSUBSET '10.1.2.3/8']", "[ipv6-addr:value ISSUBSET '2001:DB8::1/32']",
+		"[ipv4-addr:value ISSUBSET '10.1.2.3']", "([domain-name:value = 'a\\'b'])",
+		"[x-custom:x_list = 'v']",
+	}
+	for i := 0; i < 400; i++ {
+		srcs = append(srcs, g.pattern())
+	}
+	exact := 0
+	for _, src := range srcs {
+		p, err := pattern.Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		a, ok := exactAnchor(p.Root)
+		if !ok {
+			continue
+		}
+		exact++
+		c, err := pattern.Compile(p)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		want := fromPatternAnchors(nil, c.Anchors())
+		if len(want) != 1 || canonicalAnchor(want[0]) != canonicalAnchor(a) || canonicalAnchor(a) != a {
+			t.Errorf("%s: exact anchor %+v, pattern.Compile %+v", src, a, want)
+		}
+	}
+	if exact < 100 {
+		t.Fatalf("only %d exact patterns", exact)
 	}
 }

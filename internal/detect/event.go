@@ -159,20 +159,37 @@ func (e *Event) Maps() map[string]map[string]any {
 // observation whose objects are the event's SCOs, identified by their index
 // ("0", "1", ...) as in the STIX 2.0 objects dictionary, so references need
 // no STIX ids.
-func (e *Event) Observation() pattern.Observation {
+//
+// The strings of the observation are those of the event, which may alias
+// the input record (see Decoder): keep it no longer than the event.
+func (e *Event) Observation() pattern.Observation { return e.observation(false) }
+
+// observation builds the Observation; with clone its strings are copies,
+// for observations kept beyond the event (the windows of stateful
+// patterns).
+func (e *Event) observation(clone bool) pattern.Observation {
 	objs := make([]pattern.Object, len(e.Objects))
 	for i := range e.Objects {
-		objs[i] = pattern.Object{ID: strconv.Itoa(i), Type: e.Objects[i].Type, Props: e.Objects[i].Map(strconv.Itoa)}
+		typ := e.Objects[i].Type
+		if clone {
+			typ = strings.Clone(typ)
+		}
+		objs[i] = pattern.Object{ID: strconv.Itoa(i), Type: typ, Props: e.Objects[i].mapTo(strconv.Itoa, clone)}
 	}
 	return pattern.Observation{FirstObserved: e.Time, LastObserved: e.Time, NumberObserved: max(e.Count, 1), Objects: objs}
 }
 
 // Map renders one object as a JSON-shaped map; ref renders a reference to
 // another object of the event by index.
-func (o *SCO) Map(ref func(int) string) map[string]any {
+func (o *SCO) Map(ref func(int) string) map[string]any { return o.mapTo(ref, false) }
+
+func (o *SCO) mapTo(ref func(int) string, clone bool) map[string]any {
 	m := map[string]any{"type": o.Type}
 	for _, p := range o.Props {
 		keys := splitPath(p.Path)
+		if clone {
+			p.Str = strings.Clone(p.Str)
+		}
 		var v any
 		switch p.Kind {
 		case KindString:

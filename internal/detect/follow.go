@@ -67,18 +67,14 @@ func (f *Follower) poll(ctx context.Context) (UpdateResult, error) {
 	if err != nil {
 		return UpdateResult{}, fmt.Errorf("detect: fetch indicators: %w", err)
 	}
-	inds := make([]Indicator, 0, len(objs))
+	// Other object types share the collection: skipped.
+	kept := objs[:0:0]
 	for _, raw := range objs {
-		if !bytes.Contains(raw, []byte(`"indicator"`)) {
-			continue
+		if bytes.Contains(raw, []byte(`"indicator"`)) {
+			kept = append(kept, raw)
 		}
-		in, err := ParseIndicator(raw)
-		if err != nil {
-			continue // other object types share the collection
-		}
-		inds = append(inds, in)
 	}
-	res := f.Index.Update(inds)
+	res := f.Index.Update(ParseIndicators(kept))
 	if last != "" {
 		f.after = last
 	}

@@ -33,10 +33,17 @@ func compileEq(s string) (Pattern, error) {
 func (p eqPattern) Anchors() []Anchor { return []Anchor{p.a} }
 func (p eqPattern) Exact() bool       { return true }
 func (p eqPattern) Stateless() bool   { return true }
-func (p eqPattern) MatchEvent(ev *Event) bool {
-	want := p.a.ObjectType + ":" + p.a.Path + "=" + p.a.Value
-	for _, a := range atoms(ev) {
-		if a == want {
+func (p eqPattern) MatchObservation(o *pattern.Observation) bool {
+	for _, obj := range o.Objects {
+		if obj.Type != p.a.ObjectType {
+			continue
+		}
+		var v any = obj.Props
+		for _, k := range splitPath(p.a.Path) {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		if s, ok := v.(string); ok && s == p.a.Value {
 			return true
 		}
 	}
@@ -44,6 +51,19 @@ func (p eqPattern) MatchEvent(ev *Event) bool {
 }
 func (p eqPattern) Window() time.Duration                  { return 0 }
 func (p eqPattern) MatchWindow([]pattern.Observation) bool { return false }
+
+// fullByID returns the full entry of an active indicator, nil for a
+// compact one or an unknown id.
+func (ix *Index) fullByID(id string) *fullEntry {
+	ix.wmu.Lock()
+	defer ix.wmu.Unlock()
+	u, isUUID := parseIndicatorUUID(id)
+	ref, _, ok := ix.idRef(id, u, isUUID)
+	if !ok || ref&fullFlag == 0 {
+		return nil
+	}
+	return ix.fulls[ref&^fullFlag]
+}
 
 // indicatorJSON makes an indicator object.
 func indicatorJSON(id, pat, modified string, extra map[string]any) json.RawMessage {

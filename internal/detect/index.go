@@ -3,8 +3,6 @@ package detect
 import (
 	"container/heap"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"net/netip"
@@ -13,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/jointcell/jointcell/internal/pattern"
 )
@@ -20,39 +19,44 @@ import (
 // AnchorKind says how an anchor constrains an observation.
 type AnchorKind uint8
 
-// Anchor kinds: equality of a property with a value, or an address
-// property within a CIDR block (ISSUBSET, STIX 2.1 §9.4 comparison
-// operators).
+// Anchor kinds: equality of a property with a value, an address property
+// within a CIDR block (ISSUBSET, STIX 2.1 §9.4 comparison operators), or
+// only the presence of an object of the type (what every comparison on
+// that type needs: LIKE, MATCHES, !=, > ...).
 const (
 	AnchorEqual AnchorKind = iota + 1
 	AnchorCIDR
+	AnchorType
 )
 
 // Anchor is one indexable condition of a pattern: the pattern can only
 // match an observation in which at least one of its anchors holds.
 type Anchor struct {
 	ObjectType string
-	Path       string // property path as the patterning language writes it
+	Path       string // property path as the patterning language writes it; empty for AnchorType
 	Kind       AnchorKind
 	Value      string // the literal, or a canonical CIDR for AnchorCIDR
 }
 
 // Pattern is what the index needs of a compiled STIX pattern. The adapter
 // over internal/pattern implements it (patterns.go); the index never
-// evaluates a pattern any other way, so it can only prune, never decide.
+// evaluates a pattern any other way, so it can only prune, never decide,
+// except for Exact patterns.
 type Pattern interface {
 	// Anchors returns the pattern's anchors, or nil when it cannot be
 	// indexed and must be evaluated on every event.
 	Anchors() []Anchor
-	// Exact reports whether the pattern is exactly its single equality
-	// anchor (e.g. [ipv4-addr:value = '198.51.100.1']), so that an index hit
-	// is a match and the compiled form need not be kept.
+	// Exact reports whether the pattern is exactly its single anchor, a
+	// string equality (AnchorEqual) or ISSUBSET (AnchorCIDR) on a path of
+	// plain keys, so that an index hit is a match and nothing but the
+	// anchor need be kept.
 	Exact() bool
-	// Stateless reports whether the pattern is one observation expression
-	// without qualifiers, decided by one observation alone.
+	// Stateless reports whether one observation alone decides the pattern
+	// (no qualifier, no AND or FOLLOWEDBY of observations).
 	Stateless() bool
-	// MatchEvent evaluates a stateless pattern against one event.
-	MatchEvent(ev *Event) bool
+	// MatchObservation evaluates a stateless pattern against one
+	// observation.
+	MatchObservation(o *pattern.Observation) bool
 	// Window is how long observations stay relevant to a stateful pattern
 	// (its WITHIN qualifier, or 0 when it has none).
 	Window() time.Duration
@@ -61,7 +65,8 @@ type Pattern interface {
 	MatchWindow(obs []pattern.Observation) bool
 }
 
-// Compiler compiles a STIX pattern string.
+// Compiler compiles a STIX pattern string. It is called from several
+// goroutines at once.
 type Compiler func(pattern string) (Pattern, error)
 
 // IndexConfig bounds the index's stateful windows.
@@ -76,51 +81,84 @@ type IndexConfig struct {
 	Now func() time.Time
 }
 
-// Index holds the active indicators. Readers (Match) take only per-shard
-// read locks on the hash maps, so many workers match concurrently while
-// updates apply; an update is visible to the next event, well within the
-// one second the detector promises.
+// Index holds the active indicators.
+//
+// Layout: every (object type, property path) used by an anchor gets a
+// small path id; each path has a hash map from value to a chain of
+// postings and, for ISSUBSET, one map per prefix length over the masked
+// address as an integer. Postings live in a slab without per-indicator
+// objects: an Exact pattern with a UUID id is one posting record (its id as
+// 16 bytes, its version, its key) and nothing else. Other patterns are
+// full entries holding the compiled pattern, reached through one posting
+// per anchor (or the per-type list for type anchors).
+//
+// Concurrency: writers (Update, Sweep) are serialised by wmu and mutate
+// the tables only while holding every stripe of a striped read lock;
+// matchers read-lock only their own stripe, once per event, so concurrent
+// matching costs no shared cache line.
 type Index struct {
 	compile Compiler
 	cfg     IndexConfig
 	log     *slog.Logger
 
-	wmu      sync.Mutex // serialises writers
-	byUUID   map[[16]byte]*entry
-	byString map[string]*entry
-	pending  timeHeap // indicators whose valid_from is in the future
-	// pendingMod is the version of each pending indicator; heap entries
-	// of other versions are stale and skipped when popped.
-	pendingMod map[string]int64
-	expiry     timeHeap // active indicators with a valid_until
-	paths      atomic.Pointer[map[pathKey3]uint32]
-	nextPath   uint32
+	wmu sync.Mutex
+	rw  readLocks
 
-	seed    maphash.Seed
-	shards  [nShards]eqShard
-	cidrMu  sync.RWMutex
-	cidr    map[uint32]*prefixTable
-	general atomic.Pointer[[]*entry] // unanchored patterns, copy-on-write
+	// Read by matchers (under a read lock), written by writers (under
+	// wmu and every stripe).
+	types   []*typeTab
+	paths   []pathTab // by path id; 0 is unused
+	recs    recSlab
+	fulls   []*fullEntry // by full id; 0 is unused
+	general []uint32     // full entries without anchors
+	table   keyTable     // equality keys
+	arena   valueArena   // the values of the keys
+	filter  keyFilter    // every key of table and of the prefix maps
+
+	// Writers only.
+	pathIDs    map[pathKey3]uint32
+	freeRecs   []uint32
+	freeFulls  []uint32
+	byUUID     map[[16]byte]uint32 // compact record, or fullFlag|full id
+	byString   map[string]uint32   // ids that are not indicator--<lowercase UUID>: full id
+	pending    timeHeap            // indicators whose valid_from is in the future
+	pendingMod map[string]int64    // version of each pending indicator; other heap entries are stale
+	expiry     timeHeap            // active indicators with a valid_until
+	nkeys      int                 // distinct keys in table and the prefix maps
 
 	active atomic.Int64
-	pre    compiledOrErr // the precompiled pattern of the indicator being applied
 }
 
-const nShards = 64
+const fullFlag = 1 << 31
 
-type eqShard struct {
-	mu sync.RWMutex
-	m  map[eqKey]*posting
+// readLocks is a striped reader lock: a reader takes one stripe, a writer
+// all of them.
+type readLocks struct {
+	next  atomic.Uint32
+	slots [lockStripes]paddedRW
 }
 
-type eqKey struct {
-	tp uint32
-	v  string
+const lockStripes = 32
+
+type paddedRW struct {
+	sync.RWMutex
+	_ [64 - unsafe.Sizeof(sync.RWMutex{})%64]byte // a cache line each
 }
 
-type posting struct {
-	e    *entry
-	next *posting
+func (l *readLocks) stripe() *sync.RWMutex {
+	return &l.slots[l.next.Add(1)%lockStripes].RWMutex
+}
+
+func (l *readLocks) lockAll() {
+	for i := range l.slots {
+		l.slots[i].Lock()
+	}
+}
+
+func (l *readLocks) unlockAll() {
+	for i := range l.slots {
+		l.slots[i].Unlock()
+	}
 }
 
 // pathKey3 identifies an indexed property: the object type, the property
@@ -132,29 +170,110 @@ type pathKey3 struct {
 	deref string
 }
 
-// entry is one active indicator version. Simple indicators (Exact
-// patterns) keep only this: 16 bytes of id, their key and version; x
-// holds everything else for the rest.
-type entry struct {
-	key      eqKey
-	uuid     [16]byte
-	modified int64
-	x        *extra
+// typeTab is what the index knows of one object type: the paths of it
+// that anchors use, and the full entries anchored on the type alone.
+type typeTab struct {
+	name   string
+	props  []propRef // paths on the object itself
+	derefs []propRef // paths through a reference
+	any    []uint32  // full ids of type anchors
 }
 
-type extra struct {
-	id      string // when the id is not indicator--UUID
-	pat     Pattern
-	anchors []Anchor
-	win     *window
+type propRef struct {
+	path, deref string
+	star        bool
+	id          uint32
 }
 
-// ID returns the indicator id.
-func (e *entry) ID() string {
-	if e.x != nil && e.x.id != "" {
-		return e.x.id
+func (t *typeTab) find(path string, star bool) uint32 {
+	for i := range t.props {
+		r := &t.props[i]
+		if r.star == star && r.path == path {
+			return r.id
+		}
 	}
-	return "indicator--" + formatUUID(e.uuid)
+	return 0
+}
+
+func (t *typeTab) findDeref(path string, star bool, deref string) uint32 {
+	for i := range t.derefs {
+		r := &t.derefs[i]
+		if r.star == star && r.path == path && r.deref == deref {
+			return r.id
+		}
+	}
+	return 0
+}
+
+// pathTab holds the postings of one path by address block for ISSUBSET,
+// one map per prefix length in use; hasEq says the key table holds values
+// of the path.
+type pathTab struct {
+	hasEq bool
+	v4    []v4Table
+	v6    []v6Table
+}
+
+type v4Table struct {
+	bits int
+	m    map[uint32]uint32
+}
+
+type v6Table struct {
+	bits int
+	m    map[u128]uint32
+}
+
+// rec is one posting: a compact indicator (full == 0), or one anchor of a
+// full entry. Records chain the postings of one key through next. It holds
+// no pointer: the key's value (or canonical CIDR block) is in the value
+// arena, shared by the records of one key.
+type rec struct {
+	uuid               [16]byte // compact: the indicator id
+	mod                int64    // compact: its version (modified, as Unix nanoseconds)
+	vchunk, voff, vlen uint32   // the value in the arena
+	next, path, full   uint32
+	kind               AnchorKind // 0 for a free record
+	exact              bool       // the hit is the match (only through a string value)
+}
+
+// recSlab stores records in fixed chunks: no per-record object, no
+// copying or slack when it grows.
+type recSlab struct {
+	chunks [][]rec
+	n      uint32
+}
+
+const recChunkBits = 13
+
+func (s *recSlab) at(i uint32) *rec {
+	return &s.chunks[i>>recChunkBits][i&(1<<recChunkBits-1)]
+}
+
+func (s *recSlab) alloc() uint32 {
+	if s.n == 0 {
+		s.n = 1 // 0 is the end of a chain
+	}
+	i := s.n
+	if int(i>>recChunkBits) == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]rec, 1<<recChunkBits))
+	}
+	s.n++
+	return i
+}
+
+// fullEntry is an indicator whose pattern is kept: it needs confirmation,
+// is stateful, or has an id that is not a lowercase UUID.
+type fullEntry struct {
+	id      string
+	uuid    [16]byte
+	isUUID  bool
+	mod     int64
+	pat     Pattern // nil for an Exact pattern kept here for its id
+	posts   []uint32
+	types   []uint32 // type tables whose any list holds this entry
+	general bool
+	win     *window
 }
 
 // NewIndex returns an empty index.
@@ -175,18 +294,16 @@ func NewIndex(compile Compiler, cfg IndexConfig, logger *slog.Logger) *Index {
 		compile:    compile,
 		cfg:        cfg,
 		log:        logger,
-		byUUID:     map[[16]byte]*entry{},
-		byString:   map[string]*entry{},
+		paths:      make([]pathTab, 1),
+		fulls:      make([]*fullEntry, 1),
+		pathIDs:    map[pathKey3]uint32{},
+		byUUID:     map[[16]byte]uint32{},
+		byString:   map[string]uint32{},
 		pendingMod: map[string]int64{},
-		seed:       maphash.MakeSeed(),
-		cidr:       map[uint32]*prefixTable{},
 	}
-	for i := range ix.shards {
-		ix.shards[i].m = map[eqKey]*posting{}
-	}
-	empty := map[pathKey3]uint32{}
-	ix.paths.Store(&empty)
-	ix.general.Store(&[]*entry{})
+	ix.filter.seed = maphash.MakeSeed()
+	ix.filter.reset(0)
+	ix.table.init(0)
 	return ix
 }
 
@@ -206,43 +323,157 @@ type Indicator struct {
 	Revoked     bool   `json:"revoked"`
 }
 
-// ParseIndicator decodes an indicator from its JSON.
-func ParseIndicator(raw []byte) (Indicator, error) {
-	var in Indicator
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return in, fmt.Errorf("detect: decode indicator: %w", err)
-	}
-	if in.Type != "indicator" {
-		return in, fmt.Errorf("detect: object %s is a %s, not an indicator", in.ID, in.Type)
-	}
-	return in, nil
-}
-
 // UpdateResult counts what one Update did.
 type UpdateResult struct {
 	Added, Replaced, Removed, Ignored, Pending, Failed int
 }
 
+// prepared is what Update computes for one indicator before taking any
+// lock: its times, its id as 16 bytes, its compiled pattern and canonical
+// anchors.
+type prepared struct {
+	mod, from, until int64
+	uuid             [16]byte
+	isUUID           bool
+	skip             bool // revoked, not STIX, no pattern, or already expired: not compiled
+	pat              Pattern
+	exact            bool
+	anchors          []Anchor
+	err              error
+}
+
+// updateChunk is how many indicators are prepared by one worker at a time
+// and applied under one exclusive lock: small enough that matchers wait at
+// most a few milliseconds.
+const updateChunk = 1024
+
 // Update applies indicator versions: new ones are added, newer versions of
 // known ones replace them, revoked or expired ones are removed, and older
 // versions and non-STIX patterns are ignored (STIX 2.1 §3.6: the version with
 // the latest modified wins). Patterns that do not compile are logged and
-// counted, never fatal.
+// counted, never fatal. Patterns are parsed and compiled on every core,
+// while this goroutine inserts the chunks already prepared, in order.
 func (ix *Index) Update(inds []Indicator) UpdateResult {
-	// Compiling is most of the cost of a large load and needs no lock:
-	// do it on every core first.
-	pre := ix.precompile(inds)
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
 	var res UpdateResult
 	now := ix.cfg.Now()
-	for i, in := range inds {
-		ix.pre = pre[i]
-		ix.apply(in, now, &res)
+	if len(ix.byUUID) == 0 && len(inds) > updateChunk {
+		ix.byUUID = make(map[[16]byte]uint32, len(inds)) // a first load: no growing
 	}
-	ix.pre = compiledOrErr{}
-	ix.sweepLocked(now)
+	if want := ix.nkeys + len(inds); want > ix.filter.capacity || want*4 > len(ix.table.slots)*3 {
+		// Size the key filter and table once for a large load rather
+		// than growing them as they fill.
+		ix.rw.lockAll()
+		if want*4 > len(ix.table.slots)*3 {
+			old := ix.table.slots
+			ix.table.init(want)
+			for _, s := range old {
+				if s != 0 {
+					ix.table.place(s)
+					ix.table.n++
+				}
+			}
+		}
+		if want > ix.filter.capacity {
+			ix.rebuildFilter(want)
+		}
+		ix.rw.unlockAll()
+	}
+	nch := (len(inds) + updateChunk - 1) / updateChunk
+	workers := min(runtime.GOMAXPROCS(0), nch)
+	if workers <= 1 {
+		for k := 0; k < nch; k++ {
+			part := inds[k*updateChunk : min((k+1)*updateChunk, len(inds))]
+			ix.applyChunk(part, ix.prepare(part, now), now, &res)
+		}
+	} else {
+		results := make([][]prepared, nch)
+		ready := make([]chan struct{}, nch)
+		for k := range ready {
+			ready[k] = make(chan struct{})
+		}
+		var next atomic.Int64
+		for w := 0; w < workers; w++ {
+			go func() {
+				for {
+					k := int(next.Add(1) - 1)
+					if k >= nch {
+						return
+					}
+					results[k] = ix.prepare(inds[k*updateChunk:min((k+1)*updateChunk, len(inds))], now)
+					close(ready[k])
+				}
+			}()
+		}
+		for k := 0; k < nch; k++ {
+			<-ready[k]
+			ix.applyChunk(inds[k*updateChunk:min((k+1)*updateChunk, len(inds))], results[k], now, &res)
+			results[k] = nil
+		}
+	}
+	if ix.sweepDue(now) {
+		ix.rw.lockAll()
+		ix.sweepLocked(now)
+		ix.rw.unlockAll()
+	}
 	return res
+}
+
+func (ix *Index) prepare(inds []Indicator, now time.Time) []prepared {
+	out := make([]prepared, len(inds))
+	for i := range inds {
+		ix.prepareOne(&inds[i], &out[i], now.UnixNano())
+	}
+	return out
+}
+
+func (ix *Index) prepareOne(in *Indicator, p *prepared, now int64) {
+	p.mod = parseStamp(in.Modified)
+	if p.mod == 0 {
+		p.mod = parseStamp(in.Created)
+	}
+	p.uuid, p.isUUID = parseIndicatorUUID(in.ID)
+	p.from = parseStamp(in.ValidFrom)
+	p.until = parseStamp(in.ValidUntil)
+	if in.Revoked || (in.PatternType != "" && in.PatternType != "stix") || in.Pattern == "" || (p.until != 0 && p.until <= now) {
+		p.skip = true
+		return
+	}
+	pat, err := ix.compile(in.Pattern)
+	if err != nil {
+		p.err = err
+		return
+	}
+	p.exact = pat.Exact()
+	raw := pat.Anchors()
+	p.anchors = make([]Anchor, 0, len(raw))
+	for _, a := range raw {
+		c := canonicalAnchor(a)
+		if c.ObjectType == "" {
+			// Not even a type to anchor on: evaluate on every event.
+			p.anchors, p.exact = nil, false
+			break
+		}
+		// The value is kept by the index: a copy, so that it never holds
+		// the pattern string alive (the path is copied when interned).
+		c.Value = strings.Clone(c.Value)
+		p.anchors = append(p.anchors, c)
+	}
+	if p.exact && (len(p.anchors) != 1 || p.anchors[0].Kind == AnchorType) {
+		p.exact = false
+	}
+	if !p.exact {
+		p.pat = pat
+	}
+}
+
+func (ix *Index) applyChunk(inds []Indicator, pre []prepared, now time.Time, res *UpdateResult) {
+	ix.rw.lockAll()
+	defer ix.rw.unlockAll()
+	for i := range inds {
+		ix.apply(&inds[i], &pre[i], now.UnixNano(), res)
+	}
 }
 
 // Sweep activates indicators whose valid_from has come and removes those
@@ -250,108 +481,96 @@ func (ix *Index) Update(inds []Indicator) UpdateResult {
 func (ix *Index) Sweep() {
 	ix.wmu.Lock()
 	defer ix.wmu.Unlock()
-	ix.sweepLocked(ix.cfg.Now())
+	now := ix.cfg.Now()
+	if !ix.sweepDue(now) {
+		return
+	}
+	ix.rw.lockAll()
+	defer ix.rw.unlockAll()
+	ix.sweepLocked(now)
 }
 
-func (ix *Index) apply(in Indicator, now time.Time, res *UpdateResult) {
-	mod := parseStamp(in.Modified)
-	if mod == 0 {
-		mod = parseStamp(in.Created)
+func (ix *Index) sweepDue(now time.Time) bool {
+	n := now.UnixNano()
+	return (len(ix.expiry) > 0 && ix.expiry[0].at <= n) || (len(ix.pending) > 0 && ix.pending[0].at <= n)
+}
+
+// idRef finds the active version of an id: its posting record or full
+// entry (ref), and its version.
+func (ix *Index) idRef(id string, u [16]byte, isUUID bool) (ref uint32, mod int64, ok bool) {
+	if isUUID {
+		ref, ok = ix.byUUID[u]
+	} else {
+		ref, ok = ix.byString[id]
 	}
-	old := ix.lookupID(in.ID)
-	if old != nil && old.modified >= mod {
+	if !ok {
+		return 0, 0, false
+	}
+	if ref&fullFlag != 0 {
+		return ref, ix.fulls[ref&^fullFlag].mod, true
+	}
+	return ref, ix.recs.at(ref).mod, true
+}
+
+func (ix *Index) apply(in *Indicator, p *prepared, now int64, res *UpdateResult) {
+	oldRef, oldMod, found := ix.idRef(in.ID, p.uuid, p.isUUID)
+	if found && oldMod >= p.mod {
 		res.Ignored++
 		return
 	}
-	if pm, ok := ix.pendingMod[in.ID]; ok && pm >= mod {
-		res.Ignored++
-		return
+	if len(ix.pendingMod) > 0 {
+		if pm, ok := ix.pendingMod[in.ID]; ok && pm >= p.mod {
+			res.Ignored++
+			return
+		}
+		delete(ix.pendingMod, in.ID)
 	}
-	delete(ix.pendingMod, in.ID)
 	// From here this version supersedes whatever we had.
-	if old != nil {
-		ix.removeLocked(old)
+	if found {
+		ix.removeRef(oldRef)
+	}
+	gone := func() {
+		if found {
+			res.Removed++
+		} else {
+			res.Ignored++
+		}
 	}
 	if in.Revoked || (in.PatternType != "" && in.PatternType != "stix") || in.Pattern == "" {
-		if old != nil {
-			res.Removed++
-		} else {
-			res.Ignored++
-		}
+		gone()
 		return
 	}
-	until := parseStamp(in.ValidUntil)
-	if until != 0 && until <= now.UnixNano() {
-		if old != nil {
-			res.Removed++
-		} else {
-			res.Ignored++
-		}
+	if p.until != 0 && p.until <= now {
+		gone()
 		return
 	}
-	if from := parseStamp(in.ValidFrom); from > now.UnixNano() {
-		heap.Push(&ix.pending, timed{at: from, id: in.ID, modified: mod, ind: &in})
-		ix.pendingMod[in.ID] = mod
+	if p.from > now {
+		c := *in
+		heap.Push(&ix.pending, timed{at: p.from, id: in.ID, modified: p.mod, ind: &c})
+		ix.pendingMod[in.ID] = p.mod
 		res.Pending++
 		return
 	}
-	if err := ix.addLocked(in, mod, until); err != nil {
-		ix.log.Warn("indicator not indexed", "id", in.ID, "err", err)
+	if p.err != nil {
+		ix.log.Warn("indicator not indexed", "id", in.ID, "err", p.err)
 		res.Failed++
 		return
 	}
-	if old != nil {
+	ix.add(in.ID, p)
+	if found {
 		res.Replaced++
 	} else {
 		res.Added++
 	}
 }
 
-// compiledOrErr is one precompiled pattern.
-type compiledOrErr struct {
-	pat Pattern
-	err error
-	ok  bool
-}
-
-func (ix *Index) precompile(inds []Indicator) []compiledOrErr {
-	out := make([]compiledOrErr, len(inds))
-	if len(inds) < 512 {
-		return out // compiled on demand under the lock
-	}
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				start := int(next.Add(256)) - 256
-				if start >= len(inds) {
-					return
-				}
-				for i := start; i < min(start+256, len(inds)); i++ {
-					in := &inds[i]
-					if in.Revoked || in.Pattern == "" || (in.PatternType != "" && in.PatternType != "stix") {
-						continue
-					}
-					p, err := ix.compile(in.Pattern)
-					out[i] = compiledOrErr{pat: p, err: err, ok: true}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 func (ix *Index) sweepLocked(now time.Time) {
 	n := now.UnixNano()
 	for len(ix.expiry) > 0 && ix.expiry[0].at <= n {
 		t := heap.Pop(&ix.expiry).(timed)
-		if e := ix.lookupID(t.id); e != nil && e.modified == t.modified {
-			ix.removeLocked(e)
+		u, isUUID := parseIndicatorUUID(t.id)
+		if ref, mod, ok := ix.idRef(t.id, u, isUUID); ok && mod == t.modified {
+			ix.removeRef(ref)
 		}
 	}
 	for len(ix.pending) > 0 && ix.pending[0].at <= n {
@@ -360,203 +579,346 @@ func (ix *Index) sweepLocked(now time.Time) {
 			continue
 		}
 		delete(ix.pendingMod, t.id)
-		in := *t.ind
-		until := parseStamp(in.ValidUntil)
-		if until != 0 && until <= n {
+		var p prepared
+		ix.prepareOne(t.ind, &p, n)
+		if p.skip {
 			continue
 		}
-		if err := ix.addLocked(in, t.modified, until); err != nil {
-			ix.log.Warn("indicator not indexed", "id", in.ID, "err", err)
+		p.mod = t.modified
+		if p.err != nil {
+			ix.log.Warn("indicator not indexed", "id", t.id, "err", p.err)
+			continue
 		}
+		ix.add(t.id, &p)
 	}
 }
 
-func (ix *Index) lookupID(id string) *entry {
-	if u, ok := parseIndicatorUUID(id); ok {
-		return ix.byUUID[u]
-	}
-	return ix.byString[id]
-}
-
-func (ix *Index) addLocked(in Indicator, mod, until int64) error {
-	pat, err := ix.pre.pat, ix.pre.err
-	if !ix.pre.ok {
-		pat, err = ix.compile(in.Pattern)
-	}
-	if err != nil {
-		return err
-	}
-	e := &entry{modified: mod}
-	u, isUUID := parseIndicatorUUID(in.ID)
-	if isUUID {
-		e.uuid = u
-	}
-	anchors := pat.Anchors()
-	canon := make([]Anchor, 0, len(anchors))
-	indexable := len(anchors) > 0
-	for _, a := range anchors {
-		c, ok := canonicalAnchor(a)
-		if !ok {
-			indexable = false
-			break
-		}
-		canon = append(canon, c)
-	}
-	if indexable && len(canon) == 1 && canon[0].Kind == AnchorEqual && pat.Exact() && isUUID {
-		// The compact form: the key is the whole pattern.
-		e.key = eqKey{tp: ix.internPath(canon[0]), v: canon[0].Value}
+// add indexes a prepared indicator that is not present.
+func (ix *Index) add(id string, p *prepared) {
+	if p.exact && p.isUUID {
+		// The compact form: one record, the key is the whole pattern.
+		a := p.anchors[0]
+		r := ix.link(a, 0, true)
+		rr := ix.recs.at(r)
+		rr.uuid, rr.mod = p.uuid, p.mod
+		ix.byUUID[p.uuid] = r
 	} else {
-		e.x = &extra{pat: pat}
-		if !isUUID {
-			e.x.id = in.ID
+		e := &fullEntry{id: strings.Clone(id), uuid: p.uuid, isUUID: p.isUUID, mod: p.mod, pat: p.pat}
+		var fi uint32
+		if n := len(ix.freeFulls); n > 0 {
+			fi = ix.freeFulls[n-1]
+			ix.freeFulls = ix.freeFulls[:n-1]
+			ix.fulls[fi] = e
+		} else {
+			fi = uint32(len(ix.fulls))
+			ix.fulls = append(ix.fulls, e)
 		}
-		if indexable {
-			e.x.anchors = canon
-		}
-		if !pat.Stateless() {
-			e.x.win = &window{max: ix.cfg.WindowEvents, age: ix.cfg.WindowAge}
-			if w := pat.Window(); w > 0 {
-				e.x.win.age = w
+		if e.pat != nil && !e.pat.Stateless() {
+			e.win = &window{max: ix.cfg.WindowEvents, age: ix.cfg.WindowAge}
+			if w := e.pat.Window(); w > 0 {
+				e.win.age = w
 			}
 		}
+		if len(p.anchors) == 0 {
+			e.general = true
+			ix.general = append(ix.general, fi)
+		}
+		for _, a := range p.anchors {
+			if a.Kind == AnchorType {
+				t := ix.typeTab(a.ObjectType)
+				if !containsU32(e.types, t) {
+					e.types = append(e.types, t)
+					ix.types[t].any = append(ix.types[t].any, fi)
+				}
+				continue
+			}
+			e.posts = append(e.posts, ix.link(a, fi, e.pat == nil))
+		}
+		if p.isUUID {
+			ix.byUUID[p.uuid] = fi | fullFlag
+		} else {
+			ix.byString[e.id] = fi | fullFlag
+		}
 	}
-	if isUUID {
-		ix.byUUID[u] = e
-	} else {
-		ix.byString[in.ID] = e
-	}
-	ix.link(e)
-	if until != 0 {
-		heap.Push(&ix.expiry, timed{at: until, id: in.ID, modified: mod})
+	if p.until != 0 {
+		heap.Push(&ix.expiry, timed{at: p.until, id: strings.Clone(id), modified: p.mod})
 	}
 	ix.active.Add(1)
-	return nil
 }
 
-func (ix *Index) removeLocked(e *entry) {
-	ix.unlink(e)
-	if e.x != nil && e.x.id != "" {
-		delete(ix.byString, e.x.id)
-	} else {
-		delete(ix.byUUID, e.uuid)
+func containsU32(s []uint32, v uint32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
 	}
+	return false
+}
+
+// removeRef removes an active indicator.
+func (ix *Index) removeRef(ref uint32) {
+	if ref&fullFlag == 0 {
+		r := ix.recs.at(ref)
+		delete(ix.byUUID, r.uuid)
+		ix.unlink(ref)
+		ix.active.Add(-1)
+		return
+	}
+	fi := ref &^ fullFlag
+	e := ix.fulls[fi]
+	for _, r := range e.posts {
+		ix.unlink(r)
+	}
+	for _, t := range e.types {
+		tt := ix.types[t]
+		tt.any = removeU32(tt.any, fi)
+	}
+	if e.general {
+		ix.general = removeU32(ix.general, fi)
+	}
+	if e.isUUID {
+		delete(ix.byUUID, e.uuid)
+	} else {
+		delete(ix.byString, e.id)
+	}
+	ix.fulls[fi] = nil
+	ix.freeFulls = append(ix.freeFulls, fi)
 	ix.active.Add(-1)
 }
 
-// link adds e to the maps its anchors name, or to the general list.
-func (ix *Index) link(e *entry) {
-	if e.x == nil {
-		ix.linkEq(e.key, e)
-		return
-	}
-	if len(e.x.anchors) == 0 {
-		old := *ix.general.Load()
-		n := make([]*entry, len(old), len(old)+1)
-		copy(n, old)
-		n = append(n, e)
-		ix.general.Store(&n)
-		return
-	}
-	for _, a := range e.x.anchors {
-		tp := ix.internPath(a)
-		switch a.Kind {
-		case AnchorEqual:
-			ix.linkEq(eqKey{tp: tp, v: a.Value}, e)
-		case AnchorCIDR:
-			pfx := netip.MustParsePrefix(a.Value)
-			ix.cidrMu.Lock()
-			t := ix.cidr[tp]
-			if t == nil {
-				t = newPrefixTable()
-				ix.cidr[tp] = t
-			}
-			t.add(pfx, e)
-			ix.cidrMu.Unlock()
+func removeU32(s []uint32, v uint32) []uint32 {
+	for i, x := range s {
+		if x == v {
+			copy(s[i:], s[i+1:])
+			return s[:len(s)-1]
 		}
 	}
+	return s
 }
 
-func (ix *Index) unlink(e *entry) {
-	if e.x == nil {
-		ix.unlinkEq(e.key, e)
-		return
-	}
-	if len(e.x.anchors) == 0 {
-		old := *ix.general.Load()
-		n := make([]*entry, 0, len(old))
-		for _, g := range old {
-			if g != e {
-				n = append(n, g)
-			}
-		}
-		ix.general.Store(&n)
-		return
-	}
-	for _, a := range e.x.anchors {
-		tp := ix.internPath(a)
-		switch a.Kind {
-		case AnchorEqual:
-			ix.unlinkEq(eqKey{tp: tp, v: a.Value}, e)
-		case AnchorCIDR:
-			ix.cidrMu.Lock()
-			if t := ix.cidr[tp]; t != nil {
-				t.remove(netip.MustParsePrefix(a.Value), e)
-			}
-			ix.cidrMu.Unlock()
+// typeTab returns the index of the table of an object type, adding it.
+func (ix *Index) typeTab(t string) uint32 {
+	for i, tt := range ix.types {
+		if tt.name == t {
+			return uint32(i)
 		}
 	}
+	ix.types = append(ix.types, &typeTab{name: strings.Clone(t)})
+	return uint32(len(ix.types) - 1)
 }
 
-func (ix *Index) shard(k eqKey) *eqShard {
-	h := maphash.String(ix.seed, k.v) ^ uint64(k.tp)*0x9e3779b97f4a7c15
-	return &ix.shards[h%nShards]
-}
-
-func (ix *Index) linkEq(k eqKey, e *entry) {
-	s := ix.shard(k)
-	s.mu.Lock()
-	// Prepend a fresh posting: readers holding the old head see a
-	// consistent list.
-	s.m[k] = &posting{e: e, next: s.m[k]}
-	s.mu.Unlock()
-}
-
-func (ix *Index) unlinkEq(k eqKey, e *entry) {
-	s := ix.shard(k)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var head *posting
-	// Rebuild the list without e rather than splicing, so that a
-	// concurrent reader never follows a posting being changed.
-	for p := s.m[k]; p != nil; p = p.next {
-		if p.e != e {
-			head = &posting{e: p.e, next: head}
-		}
-	}
-	if head == nil {
-		delete(s.m, k)
-	} else {
-		s.m[k] = head
-	}
-}
-
-// internPath returns the small integer naming an anchor's (type, path),
-// adding it when new. The table is copy-on-write: it only grows when an
-// indicator uses a property no other did.
-func (ix *Index) internPath(a Anchor) uint32 {
+// pathID returns the id of an anchor's path, adding it.
+func (ix *Index) pathID(a Anchor) uint32 {
 	k := splitAnchorPath(a.ObjectType, a.Path)
-	m := *ix.paths.Load()
-	if id, ok := m[k]; ok {
+	if id, ok := ix.pathIDs[k]; ok {
 		return id
 	}
-	n := make(map[pathKey3]uint32, len(m)+1)
-	for kk, v := range m {
-		n[kk] = v
+	k.t, k.p, k.deref = strings.Clone(k.t), strings.Clone(k.p), strings.Clone(k.deref)
+	id := uint32(len(ix.paths))
+	ix.paths = append(ix.paths, pathTab{})
+	ix.pathIDs[k] = id
+	tt := ix.types[ix.typeTab(k.t)]
+	r := propRef{path: k.p, deref: k.deref, star: k.star, id: id}
+	if k.deref != "" {
+		tt.derefs = append(tt.derefs, r)
+	} else {
+		tt.props = append(tt.props, r)
 	}
-	ix.nextPath++
-	n[k] = ix.nextPath
-	ix.paths.Store(&n)
-	return ix.nextPath
+	return id
+}
+
+// link adds a posting for an equality or CIDR anchor of full entry fi (0
+// for a compact record) and returns it.
+func (ix *Index) link(a Anchor, fi uint32, exact bool) uint32 {
+	var ri uint32
+	if n := len(ix.freeRecs); n > 0 {
+		ri = ix.freeRecs[n-1]
+		ix.freeRecs = ix.freeRecs[:n-1]
+	} else {
+		ri = ix.recs.alloc()
+	}
+	pid := ix.pathID(a)
+	r := ix.recs.at(ri)
+	*r = rec{path: pid, full: fi, kind: a.Kind, exact: exact}
+	pt := &ix.paths[pid]
+	var h uint64
+	switch a.Kind {
+	case AnchorEqual:
+		pt.hasEq = true
+		h = ix.filter.strKey(pid, a.Value)
+		if slot, head := ix.findKey(h, pid, a.Value); head != 0 {
+			// The key's value is in the arena already.
+			hr := ix.recs.at(head)
+			r.vchunk, r.voff, r.vlen = hr.vchunk, hr.voff, hr.vlen
+			r.next = head
+			ix.table.slots[slot] = ix.table.slots[slot]&^0xffffffff | uint64(ri)
+			return ri
+		}
+		r.vchunk, r.voff, r.vlen = ix.arena.put(a.Value)
+		ix.insertKey(h, ri)
+	case AnchorCIDR:
+		p := netip.MustParsePrefix(a.Value)
+		if p.Addr().Is4() {
+			m := pt.v4map(p.Bits())
+			key := addr32(p.Addr())
+			r.next = m[key]
+			m[key] = ri
+			h = ix.filter.v4Key(pid, p.Bits(), key)
+		} else {
+			m := pt.v6map(p.Bits())
+			key := addr128(p.Addr())
+			r.next = m[key]
+			m[key] = ri
+			h = ix.filter.v6Key(pid, p.Bits(), key)
+		}
+		if r.next != 0 {
+			hr := ix.recs.at(r.next)
+			r.vchunk, r.voff, r.vlen = hr.vchunk, hr.voff, hr.vlen
+			return ri
+		}
+		r.vchunk, r.voff, r.vlen = ix.arena.put(a.Value)
+	}
+	// A new key.
+	ix.nkeys++
+	if ix.filter.full() {
+		ix.rebuildFilter(2 * ix.nkeys) // includes this key
+	} else {
+		ix.filter.add(h)
+	}
+	return ri
+}
+
+// value returns the value of a record's key.
+func (ix *Index) value(r *rec) string { return ix.arena.get(r.vchunk, r.voff, r.vlen) }
+
+// rebuildFilter sizes the key filter for capacity keys and adds every key.
+func (ix *Index) rebuildFilter(capacity int) {
+	f := &ix.filter
+	f.reset(max(capacity, ix.nkeys))
+	for _, s := range ix.table.slots {
+		if s != 0 {
+			r := ix.recs.at(uint32(s))
+			f.add(f.strKey(r.path, ix.value(r)))
+		}
+	}
+	for pid := range ix.paths {
+		pt := &ix.paths[pid]
+		for _, t := range pt.v4 {
+			for k := range t.m {
+				f.add(f.v4Key(uint32(pid), t.bits, k))
+			}
+		}
+		for _, t := range pt.v6 {
+			for k := range t.m {
+				f.add(f.v6Key(uint32(pid), t.bits, k))
+			}
+		}
+	}
+}
+
+func (pt *pathTab) v4map(bits int) map[uint32]uint32 {
+	for _, t := range pt.v4 {
+		if t.bits == bits {
+			return t.m
+		}
+	}
+	pt.v4 = append(pt.v4, v4Table{bits: bits, m: map[uint32]uint32{}})
+	return pt.v4[len(pt.v4)-1].m
+}
+
+func (pt *pathTab) v6map(bits int) map[u128]uint32 {
+	for _, t := range pt.v6 {
+		if t.bits == bits {
+			return t.m
+		}
+	}
+	pt.v6 = append(pt.v6, v6Table{bits: bits, m: map[u128]uint32{}})
+	return pt.v6[len(pt.v6)-1].m
+}
+
+// unlink removes posting ri from its chain and frees it.
+func (ix *Index) unlink(ri uint32) {
+	r := ix.recs.at(ri)
+	pt := &ix.paths[r.path]
+	// splice walks the chain from head, returning the new head.
+	splice := func(head uint32) uint32 {
+		if head == ri {
+			return r.next
+		}
+		for q := head; q != 0; {
+			qq := ix.recs.at(q)
+			if qq.next == ri {
+				qq.next = r.next
+				break
+			}
+			q = qq.next
+		}
+		return head
+	}
+	val := ix.value(r)
+	gone := func() {
+		ix.nkeys--
+		ix.filter.removed++
+		ix.arena.live -= len(val)
+		ix.arena.dead += len(val)
+	}
+	switch r.kind {
+	case AnchorEqual:
+		slot, head := ix.findKey(ix.filter.strKey(r.path, val), r.path, val)
+		if h := splice(head); h != 0 {
+			ix.table.slots[slot] = ix.table.slots[slot]&^0xffffffff | uint64(h)
+		} else {
+			ix.table.remove(slot)
+			gone()
+		}
+	case AnchorCIDR:
+		p := netip.MustParsePrefix(val)
+		if p.Addr().Is4() {
+			m := pt.v4map(p.Bits())
+			key := addr32(p.Addr())
+			if h := splice(m[key]); h != 0 {
+				m[key] = h
+			} else {
+				delete(m, key)
+				gone()
+			}
+		} else {
+			m := pt.v6map(p.Bits())
+			key := addr128(p.Addr())
+			if h := splice(m[key]); h != 0 {
+				m[key] = h
+			} else {
+				delete(m, key)
+				gone()
+			}
+		}
+	}
+	*r = rec{}
+	ix.freeRecs = append(ix.freeRecs, ri)
+	if ix.arena.dead > arenaCompactMin && ix.arena.dead > ix.arena.live {
+		ix.compactArena()
+	}
+}
+
+// compactArena copies the live values into a new arena.
+func (ix *Index) compactArena() {
+	old := ix.arena
+	ix.arena = valueArena{}
+	type ref struct{ c, o, n uint32 }
+	moved := map[ref]ref{}
+	for i := uint32(1); i < ix.recs.n; i++ {
+		r := ix.recs.at(i)
+		if r.kind == 0 {
+			continue
+		}
+		k := ref{r.vchunk, r.voff, r.vlen}
+		to, ok := moved[k]
+		if !ok {
+			to.c, to.o, to.n = ix.arena.put(old.get(r.vchunk, r.voff, r.vlen))
+			moved[k] = to
+		}
+		r.vchunk, r.voff, r.vlen = to.c, to.o, to.n
+	}
 }
 
 // splitAnchorPath splits "src_ref.value" into ("src_ref", "value") so that
@@ -594,54 +956,6 @@ func joinPath(keys []string) string {
 	return b.String()
 }
 
-// canonicalAnchor rewrites an anchor's path in the one spelling the event
-// atoms use, and rejects what Match cannot produce atoms for (list indexes
-// other than [*], more than one reference hop), so that such patterns go to
-// the general list instead of being missed.
-func canonicalAnchor(a Anchor) (Anchor, bool) {
-	if a.ObjectType == "" || a.Path == "" {
-		return a, false
-	}
-	keys := splitPath(a.Path)
-	refs := 0
-	for i, k := range keys {
-		if strings.ContainsAny(k, "[]") && !strings.HasSuffix(k, "[*]") {
-			return a, false
-		}
-		if strings.Count(k, "[") > 1 {
-			return a, false
-		}
-		base := strings.TrimSuffix(k, "[*]")
-		if strings.HasSuffix(base, "_ref") || strings.HasSuffix(base, "_refs") {
-			if i == len(keys)-1 {
-				return a, false // a reference compared as a value
-			}
-			if strings.HasSuffix(base, "_refs") != strings.HasSuffix(k, "[*]") {
-				return a, false
-			}
-			refs++
-		} else if strings.HasSuffix(k, "[*]") && i != len(keys)-1 {
-			return a, false // a list of dictionaries
-		}
-	}
-	if refs > 1 {
-		return a, false
-	}
-	a.Path = joinPath(keys)
-	switch a.Kind {
-	case AnchorEqual:
-		return a, true
-	case AnchorCIDR:
-		p, err := netip.ParsePrefix(a.Value)
-		if err != nil {
-			return a, false
-		}
-		a.Value = p.Masked().String()
-		return a, true
-	}
-	return a, false
-}
-
 func parseStamp(s string) int64 {
 	if s == "" {
 		return 0
@@ -653,34 +967,55 @@ func parseStamp(s string) int64 {
 	return t.UnixNano()
 }
 
+// parseIndicatorUUID reads indicator--<UUID> in lowercase, the only
+// spelling that indicatorID gives back identically; other ids are kept as
+// strings.
 func parseIndicatorUUID(id string) ([16]byte, bool) {
 	var u [16]byte
 	s, ok := strings.CutPrefix(id, "indicator--")
 	if !ok || len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, false
-	}
-	// Only lowercase round-trips to the same id string.
-	if formatUUID(u) != s {
-		return u, false
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, lo := lowerHex(s[i]), lowerHex(s[i+1])
+		if hi < 0 || lo < 0 {
+			return u, false
+		}
+		u[j] = byte(hi<<4 | lo)
+		j++
+		i += 2
 	}
 	return u, true
 }
 
-func formatUUID(u [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
+func lowerHex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+// indicatorID formats a compact record's id.
+func indicatorID(u [16]byte) string {
+	var b [11 + 36]byte
+	copy(b[:], "indicator--")
+	hex.Encode(b[11:19], u[0:4])
+	b[19] = '-'
+	hex.Encode(b[20:24], u[4:6])
+	b[24] = '-'
+	hex.Encode(b[25:29], u[6:8])
+	b[29] = '-'
+	hex.Encode(b[30:34], u[8:10])
+	b[34] = '-'
+	hex.Encode(b[35:], u[10:])
 	return string(b[:])
 }
 

@@ -2,6 +2,8 @@ package detect
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -156,5 +158,103 @@ func TestIndexConcurrentUpdates(t *testing.T) {
 	wg.Wait()
 	if ix.Len() != n {
 		t.Fatalf("%d active, want %d", ix.Len(), n)
+	}
+}
+
+// TestIndexChurn adds, revises and revokes thousands of indicators over
+// many updates (compact records, chains of several indicators on one key,
+// full entries, ids kept as strings, IPv4 and IPv6 blocks), so that
+// postings, free lists, the key table and the key filter are reused and
+// rebuilt, and checks every round against a model.
+func TestIndexChurn(t *testing.T) {
+	const nIDs, rounds = 1500, 25
+	r := rand.New(rand.NewPCG(5, 6))
+	ips := make([]string, 300)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(4), r.IntN(256))
+	}
+	type model struct {
+		kind     int // 0 ip =, 1 ip ISSUBSET /24, 2 ipv6 ISSUBSET /64, 3 ip = OR domain =, 4 domain =
+		ip, ip6  string
+		dom      string
+		modified int
+	}
+	active := map[string]model{}
+	defer func(n int) { arenaCompactMin = n }(arenaCompactMin)
+	arenaCompactMin = 256 // compact the value arena often
+	ix := NewIndex(CompilePattern, IndexConfig{}, nil)
+	id := func(i int) string {
+		if i%11 == 0 {
+			return fmt.Sprintf("indicator--%08X-0000-4000-8000-000000000000", i) // kept as a string
+		}
+		return fmt.Sprintf("indicator--%08x-0000-4000-8000-000000000000", i)
+	}
+	for round := 1; round <= rounds; round++ {
+		var inds []Indicator
+		mod := fmt.Sprintf("2024-01-%02dT00:00:00.000Z", round)
+		touched := map[int]bool{} // one version of an id per round: same modified, the first wins
+		for k := 0; k < 600; k++ {
+			i := r.IntN(nIDs)
+			if touched[i] {
+				continue
+			}
+			touched[i] = true
+			if r.IntN(4) == 0 {
+				inds = append(inds, mustIndicator(indicatorJSON(id(i), "[ipv4-addr:value = '1.1.1.1']", mod, map[string]any{"revoked": true})))
+				delete(active, id(i))
+				continue
+			}
+			m := model{kind: r.IntN(5), ip: ips[r.IntN(len(ips))], dom: fmt.Sprintf("d%d.test", r.IntN(200)), modified: round}
+			m.ip6 = fmt.Sprintf("2001:db8:%x:%x::1", r.IntN(3), r.IntN(3))
+			var p string
+			switch m.kind {
+			case 0:
+				p = fmt.Sprintf("[ipv4-addr:value = '%s']", m.ip)
+			case 1:
+				p = fmt.Sprintf("[ipv4-addr:value ISSUBSET '%s/24']", m.ip)
+			case 2:
+				p = fmt.Sprintf("[ipv6-addr:value ISSUBSET '%s/64']", m.ip6)
+			case 3:
+				p = fmt.Sprintf("[ipv4-addr:value = '%s' OR domain-name:value = '%s']", m.ip, m.dom)
+			case 4:
+				p = fmt.Sprintf("[domain-name:value = '%s']", m.dom)
+			}
+			inds = append(inds, mustIndicator(indicatorJSON(id(i), p, mod, nil)))
+			active[id(i)] = m
+		}
+		ix.Update(inds)
+		if ix.Len() != len(active) {
+			t.Fatalf("round %d: %d active, model %d", round, ix.Len(), len(active))
+		}
+		mt := ix.NewMatcher()
+		for p := 0; p < 60; p++ {
+			ip, ip6, dom := ips[r.IntN(len(ips))], fmt.Sprintf("2001:db8:%x:%x::9", r.IntN(3), r.IntN(3)), fmt.Sprintf("d%d.test", r.IntN(200))
+			ev := ecsEvent(t, fmt.Sprintf(`{"@timestamp":"2025-01-01T00:00:00Z","source.ip":%q,"destination.ip":%q,"dns.question.name":%q}`, ip, ip6, dom))
+			got := slices.Clone(mt.Match(ev))
+			slices.Sort(got)
+			var want []string
+			for k, m := range active {
+				ok := false
+				switch m.kind {
+				case 0:
+					ok = m.ip == ip
+				case 1:
+					ok = netip.MustParsePrefix(m.ip + "/24").Masked().Contains(netip.MustParseAddr(ip))
+				case 2:
+					ok = netip.MustParsePrefix(m.ip6 + "/64").Masked().Contains(netip.MustParseAddr(ip6))
+				case 3:
+					ok = m.ip == ip || m.dom == dom
+				case 4:
+					ok = m.dom == dom
+				}
+				if ok {
+					want = append(want, k)
+				}
+			}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, %s %s %s:\nindex %v\nmodel %v", round, ip, ip6, dom, got, want)
+			}
+		}
 	}
 }

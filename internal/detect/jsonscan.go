@@ -2,9 +2,16 @@ package detect
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
+)
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
 )
 
 // The telemetry decoders (ECS, Zeek, Suricata EVE) share one small JSON
@@ -24,13 +31,17 @@ const (
 	jsonNumber
 	jsonBool
 	jsonNull
+	jsonObject // the start of an object, reported only with walker.containers
+	jsonArray  // the start of an array, reported only with walker.containers
 )
 
 // leaf is one scalar value met by the walker. For strings s is the
 // unescaped text; for numbers, booleans and null it is the literal.
+// inArray says the value is an element of an array (at any depth).
 type leaf struct {
-	kind jsonKind
-	s    string
+	kind    jsonKind
+	s       string
+	inArray bool
 }
 
 // errSyntax reports malformed JSON; the offset helps someone fixing a log
@@ -55,13 +66,28 @@ type walker struct {
 	i    int
 	path []byte
 	fn   func(path []byte, v leaf)
+	arr  int // arrays open around the current value
+	// containers asks for a call at the start of every object and array
+	// value too (kind jsonObject or jsonArray), for readers that must
+	// reject a container where they expect a scalar.
+	containers bool
+}
+
+// walkRecord walks an input record without copying it: leaf strings
+// without escapes are substrings of rec itself (unsafe.String), valid as
+// long as rec is neither changed nor reused, which the Decoder contract
+// guarantees until Decode returns. A copy per line would be an allocation
+// of the whole line per event.
+func (w *walker) walkRecord(rec []byte, fn func(path []byte, v leaf)) error {
+	return w.walk(unsafe.String(unsafe.SliceData(rec), len(rec)), fn)
 }
 
 // walk parses s, which must hold exactly one JSON object (surrounding
 // whitespace allowed), calling fn for every scalar leaf. The path slice is
 // only valid during the call.
 func (w *walker) walk(s string, fn func(path []byte, v leaf)) error {
-	w.s, w.i, w.path, w.fn = s, 0, w.path[:0], fn
+	w.s, w.i, w.path, w.fn, w.arr = s, 0, w.path[:0], fn, 0
+	defer func() { w.s, w.fn = "", nil }() // keep neither the record nor the callback alive
 	w.ws()
 	if w.i >= len(s) || s[w.i] != '{' {
 		return errNotObject
@@ -79,14 +105,11 @@ func (w *walker) walk(s string, fn func(path []byte, v leaf)) error {
 func (w *walker) errf(msg string) error { return &syntaxError{off: w.i, msg: msg} }
 
 func (w *walker) ws() {
-	for w.i < len(w.s) {
-		switch w.s[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
+	i, s := w.i, w.s
+	for i < len(s) && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
 	}
+	w.i = i
 }
 
 // object parses an object starting at '{'.
@@ -150,6 +173,8 @@ func (w *walker) array(depth int) error {
 		w.i++
 		return nil
 	}
+	w.arr++
+	defer func() { w.arr-- }()
 	for {
 		if err := w.value(depth + 1); err != nil {
 			return err
@@ -177,15 +202,21 @@ func (w *walker) value(depth int) error {
 	}
 	switch c := w.s[w.i]; {
 	case c == '{':
+		if w.containers {
+			w.fn(w.path, leaf{kind: jsonObject, inArray: w.arr > 0})
+		}
 		return w.object(depth)
 	case c == '[':
+		if w.containers {
+			w.fn(w.path, leaf{kind: jsonArray, inArray: w.arr > 0})
+		}
 		return w.array(depth)
 	case c == '"':
 		s, err := w.str()
 		if err != nil {
 			return err
 		}
-		w.fn(w.path, leaf{kind: jsonString, s: s})
+		w.fn(w.path, leaf{kind: jsonString, s: s, inArray: w.arr > 0})
 	case c == 't':
 		return w.literal("true", jsonBool)
 	case c == 'f':
@@ -197,7 +228,7 @@ func (w *walker) value(depth int) error {
 		if !w.number() {
 			return w.errf("malformed number")
 		}
-		w.fn(w.path, leaf{kind: jsonNumber, s: w.s[start:w.i]})
+		w.fn(w.path, leaf{kind: jsonNumber, s: w.s[start:w.i], inArray: w.arr > 0})
 	default:
 		return w.errf("unexpected character")
 	}
@@ -209,7 +240,7 @@ func (w *walker) literal(lit string, k jsonKind) error {
 		return w.errf("invalid literal")
 	}
 	w.i += len(lit)
-	w.fn(w.path, leaf{kind: k, s: lit})
+	w.fn(w.path, leaf{kind: k, s: lit, inArray: w.arr > 0})
 	return nil
 }
 
@@ -263,6 +294,27 @@ func (w *walker) number() bool {
 func (w *walker) str() (string, error) {
 	w.i++ // '"'
 	start := w.i
+	// Eight bytes at a time (SWAR): the zero-byte tests of x^'"' and
+	// x^'\\' and the below-0x20 test of x flag the quote, backslash or
+	// control character; a flag can be false only above a true one, so the
+	// lowest is exact. The byte loop below is for the last bytes.
+	s, i := w.s, w.i
+	for i+8 <= len(s) {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q := x ^ (lsb * '"')
+		b := x ^ (lsb * '\\')
+		if t := ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x) & msb; t != 0 {
+			i += bits.TrailingZeros64(t) >> 3
+			if s[i] == '"' {
+				w.i = i + 1
+				return s[start:i], nil
+			}
+			break // a backslash or a control character: the loop below
+		}
+		i += 8
+	}
+	w.i = i
 	for w.i < len(w.s) {
 		c := w.s[w.i]
 		switch {

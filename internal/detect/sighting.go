@@ -96,19 +96,16 @@ func (a *Aggregator) Add(indicator string, ev *Event) error {
 	a.mu.Unlock()
 	if need {
 		var err error
-		odID, evidence, err = a.observedData(ev)
+		var scoIDs []string
+		odID, scoIDs, evidence, err = a.observedData(ev)
 		if err != nil {
 			return err
 		}
 		a.mu.Lock()
 		if g2 := a.open[indicator]; g2 == g && len(g.refs) < a.cfg.MaxRefs {
-			for _, o := range evidence[:len(evidence)-1] {
-				var head struct {
-					ID string `json:"id"`
-				}
-				_ = json.Unmarshal(o, &head)
-				if !g.seenSCO[head.ID] {
-					g.seenSCO[head.ID] = true
+			for i, o := range evidence[:len(evidence)-1] {
+				if !g.seenSCO[scoIDs[i]] {
+					g.seenSCO[scoIDs[i]] = true
 					g.objects = append(g.objects, o)
 				}
 			}
@@ -210,17 +207,18 @@ func (a *Aggregator) sighting(g *aggregate) (json.RawMessage, error) {
 
 // observedData builds the SCOs of ev, with deterministic ids (STIX 2.1
 // §2.9), and one observed-data object referencing them (STIX 2.1 §4.13);
-// the observed-data comes last.
-func (a *Aggregator) observedData(ev *Event) (string, []json.RawMessage, error) {
+// the observed-data comes last. It returns the observed-data id, the SCO
+// ids (in the order of the objects) and the objects.
+func (a *Aggregator) observedData(ev *Event) (string, []string, []json.RawMessage, error) {
 	ids, maps, err := SCOs(ev)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	out := make([]json.RawMessage, 0, len(maps)+1)
 	for _, m := range maps {
-		b, err := json.Marshal(m)
+		b, err := marshalJSON(m)
 		if err != nil {
-			return "", nil, fmt.Errorf("detect: encode observable: %w", err)
+			return "", nil, nil, fmt.Errorf("detect: encode observable: %w", err)
 		}
 		out = append(out, b)
 	}
@@ -240,11 +238,11 @@ func (a *Aggregator) observedData(ev *Event) (string, []json.RawMessage, error) 
 	if a.cfg.Identity != "" {
 		od["created_by_ref"] = a.cfg.Identity
 	}
-	b, err := json.Marshal(od)
+	b, err := marshalJSON(od)
 	if err != nil {
-		return "", nil, fmt.Errorf("detect: encode observed-data: %w", err)
+		return "", nil, nil, fmt.Errorf("detect: encode observed-data: %w", err)
 	}
-	return od["id"].(string), append(out, b), nil
+	return od["id"].(string), ids, append(out, b), nil
 }
 
 // SCOs renders the event's observables as STIX 2.1 SCO maps with their

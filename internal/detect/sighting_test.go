@@ -156,11 +156,11 @@ func TestStatefulWindowBounded(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		m.Match(ecsEvent(t, fmt.Sprintf(`{"@timestamp":"2025-01-01T00:00:%02dZ","source.ip":"203.0.113.1"}`, i%60)))
 	}
-	e := ix.lookupID(id)
-	if e == nil || e.x == nil || e.x.win == nil {
+	e := ix.fullByID(id)
+	if e == nil || e.win == nil {
 		t.Fatal("no window")
 	}
-	if n := len(e.x.win.obs); n > 8 {
+	if n := len(e.win.obs); n > 8 {
 		t.Fatalf("window holds %d observations, bound is 8", n)
 	}
 }

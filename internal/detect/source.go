@@ -39,6 +39,14 @@ func (s *ReaderSource) Run(ctx context.Context, out chan<- Batch) error {
 		size = 256
 	}
 	br := bufio.NewReaderSize(s.R, 64<<10)
+	// The memory of a batch (its records' bytes and slice) comes back
+	// through Done once the workers are through with it, and is reused:
+	// the records are most of what the detector allocates.
+	type mem struct {
+		arena []byte
+		recs  [][]byte
+	}
+	free := make(chan mem, 32)
 	var (
 		line    int64
 		b       = Batch{FirstLine: 1}
@@ -51,13 +59,25 @@ func (s *ReaderSource) Run(ctx context.Context, out chan<- Batch) error {
 		if len(b.Records) == 0 && b.TooLong == 0 {
 			return nil
 		}
+		m := mem{arena: arena[:0], recs: b.Records[:0]}
+		b.Done = func(BatchResult) {
+			select {
+			case free <- m:
+			default:
+			}
+		}
 		select {
 		case out <- b:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		b = Batch{FirstLine: line + 1}
-		arena = make([]byte, 0, len(arena))
+		select {
+		case m := <-free:
+			arena, b.Records = m.arena, m.recs
+		default:
+			arena = make([]byte, 0, len(arena))
+		}
 		return nil
 	}
 	add := func(rec []byte, at int64) {

@@ -157,7 +157,15 @@ func refTargets(o map[string]any) []string {
 	var out []string
 	var walk func(m map[string]any)
 	walk = func(m map[string]any) {
-		for k, v := range m {
+		// In key order: the objects' order in the event (and so the
+		// golden files) must not follow map iteration.
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := m[k]
 			switch x := v.(type) {
 			case string:
 				if strings.HasSuffix(k, "_ref") {

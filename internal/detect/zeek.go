@@ -38,7 +38,7 @@ func (d *ZeekDecoder) Decode(rec []byte, emit func(*Event)) error {
 	if d.fn == nil {
 		d.fn = r.field
 	}
-	if err := d.w.walk(string(rec), d.fn); err != nil {
+	if err := d.w.walkRecord(rec, d.fn); err != nil {
 		return err
 	}
 	if !r.timeOK {
