@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Object is one STIX object as received. Raw holds the exact bytes of the
@@ -58,6 +59,15 @@ func DecodeObject(raw []byte) (Object, error) {
 		return Object{}, ErrNotJSON
 	}
 	o := Object{Raw: json.RawMessage(raw)}
+	// The first pass checks the indexed properties and keeps their
+	// contents as sub-slices of raw; the second copies them all into one
+	// string, so that an object costs one allocation for its indexed
+	// strings (plus the object_marking_refs slice) however many it has.
+	var (
+		fields [numIndexed][]byte
+		marks  []byte // the object_marking_refs list, nil when absent or null
+		nMarks int
+	)
 	it := newObjIter(raw, 0)
 	for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
 		key := k
@@ -65,19 +75,20 @@ func DecodeObject(raw []byte) (Object, error) {
 			key = keyContent(k, true)
 		}
 		var err error
+		f := -1
 		switch string(key) {
 		case "id":
-			o.ID, err = indexString(key, val)
+			f = fID
 		case "type":
-			o.Type, err = indexString(key, val)
+			f = fType
 		case "spec_version":
-			o.SpecVersion, err = indexString(key, val)
+			f = fSpecVersion
 		case "created":
-			o.Created, err = indexString(key, val)
+			f = fCreated
 		case "modified":
-			o.Modified, err = indexString(key, val)
+			f = fModified
 		case "created_by_ref":
-			o.CreatedByRef, err = indexString(key, val)
+			f = fCreatedByRef
 		case "revoked":
 			switch kindOf(val) {
 			case jBool:
@@ -87,7 +98,7 @@ func DecodeObject(raw []byte) (Object, error) {
 				err = fmt.Errorf("stix: decode object: revoked must be a boolean, not %s", kindOf(val))
 			}
 		case "object_marking_refs":
-			o.MarkingRefs, err = indexStrings(key, val)
+			marks, nMarks, err = checkStrings(key, val)
 		case "granular_markings":
 			if kindOf(val) != jNull {
 				o.Granular = nil
@@ -96,6 +107,9 @@ func DecodeObject(raw []byte) (Object, error) {
 				}
 			}
 		}
+		if f >= 0 {
+			fields[f], err = indexContent(key, val)
+		}
 		if err != nil {
 			return Object{}, err
 		}
@@ -103,37 +117,96 @@ func DecodeObject(raw []byte) (Object, error) {
 	if it.err != nil {
 		return Object{}, fmt.Errorf("stix: decode object: %w", it.err)
 	}
+
+	total := 0
+	for _, c := range fields {
+		total += len(c)
+	}
+	if marks != nil {
+		it := newArrIter(marks, 1)
+		for e, ok := it.next(); ok; e, ok = it.next() {
+			total += len(strContent(e))
+		}
+	}
+	var all string
+	if total > 0 {
+		var b strings.Builder
+		b.Grow(total)
+		for _, c := range fields {
+			b.Write(c)
+		}
+		if marks != nil {
+			it := newArrIter(marks, 1)
+			for e, ok := it.next(); ok; e, ok = it.next() {
+				b.Write(strContent(e))
+			}
+		}
+		all = b.String()
+	}
+	off := 0
+	cut := func(n int) string {
+		s := all[off : off+n]
+		off += n
+		return s
+	}
+	o.ID = cut(len(fields[fID]))
+	o.Type = cut(len(fields[fType]))
+	o.SpecVersion = cut(len(fields[fSpecVersion]))
+	o.Created = cut(len(fields[fCreated]))
+	o.Modified = cut(len(fields[fModified]))
+	o.CreatedByRef = cut(len(fields[fCreatedByRef]))
+	if marks != nil {
+		o.MarkingRefs = make([]string, 0, nMarks)
+		it := newArrIter(marks, 1)
+		for e, ok := it.next(); ok; e, ok = it.next() {
+			o.MarkingRefs = append(o.MarkingRefs, cut(len(strContent(e))))
+		}
+	}
 	return o, nil
 }
 
-func indexString(key, val []byte) (string, error) {
+// The indexed string properties, in the order DecodeObject lays them out.
+const (
+	fID = iota
+	fType
+	fSpecVersion
+	fCreated
+	fModified
+	fCreatedByRef
+	numIndexed
+)
+
+// indexContent checks an indexed string property and returns its decoded
+// content (nil for null).
+func indexContent(key, val []byte) ([]byte, error) {
 	switch kindOf(val) {
 	case jString:
-		return string(strContent(val)), nil
-	case jNull:
-		return "", nil
-	}
-	return "", fmt.Errorf("stix: decode object: %s must be a string, not %s", key, kindOf(val))
-}
-
-func indexStrings(key, val []byte) ([]string, error) {
-	switch kindOf(val) {
+		return strContent(val), nil
 	case jNull:
 		return nil, nil
+	}
+	return nil, fmt.Errorf("stix: decode object: %s must be a string, not %s", key, kindOf(val))
+}
+
+// checkStrings checks an indexed list of strings and returns it with its
+// length; the list is nil when val is null.
+func checkStrings(key, val []byte) ([]byte, int, error) {
+	switch kindOf(val) {
+	case jNull:
+		return nil, 0, nil
 	case jArray:
 	default:
-		return nil, fmt.Errorf("stix: decode object: %s must be a list, not %s", key, kindOf(val))
+		return nil, 0, fmt.Errorf("stix: decode object: %s must be a list, not %s", key, kindOf(val))
 	}
-	out := []string{}
+	n := 0
 	it := newArrIter(val, 1)
 	for e, ok := it.next(); ok; e, ok = it.next() {
-		s, err := indexString(key, e)
-		if err != nil {
-			return nil, err
+		if _, err := indexContent(key, e); err != nil {
+			return nil, 0, err
 		}
-		out = append(out, s)
+		n++
 	}
-	return out, nil
+	return val, n, nil
 }
 
 // Decode decodes a bundle, a single object, or a JSON list of objects, and

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Severity says whether a problem breaks a MUST or a SHOULD of STIX 2.1.
@@ -61,7 +62,7 @@ type Options struct {
 func Validate(o Object, opts Options) []Problem {
 	v := newValidator(opts)
 	v.object(o.Raw)
-	return v.probs
+	return v.release()
 }
 
 // ValidateAll validates every object as Validate does, with paths prefixed
@@ -79,7 +80,7 @@ func validateObjects(objs []Object, opts Options, prefix string) []Problem {
 		v.object(o.Raw)
 	}
 	v.crossObject(objs, prefix)
-	return v.probs
+	return v.release()
 }
 
 // ValidateJSON decodes a bundle, a JSON list of objects or a single object
@@ -119,7 +120,7 @@ func ValidateJSON(data []byte, opts Options) ([]Object, []Problem, error) {
 		}
 		v := newValidator(opts)
 		v.bundle(data)
-		probs := v.probs
+		probs := v.release()
 		return objs, append(probs, ValidateAll(objs, opts)...), nil
 	}
 	return nil, nil, ErrNotJSON
@@ -168,10 +169,34 @@ func (s *objState) get(name string) []byte {
 func (s *objState) has(name string) bool { return s.get(name) != nil }
 
 func newValidator(opts Options) *validator {
-	v := &validator{opts: opts, cat: cat}
+	v := validatorPool.Get().(*validator)
+	v.opts, v.cat = opts, cat
+	return v
+}
+
+// validatorPool recycles validators: one is about 2 KB (the per-level
+// offset tables), and allocating and clearing it per object was most of
+// the garbage Validate made.
+var validatorPool = sync.Pool{New: func() any {
+	v := &validator{}
 	v.path = make([]seg, 0, 8)
 	v.states = []*objState{&v.inline[0], &v.inline[1], &v.inline[2]}
 	return v
+}}
+
+// release hands v back to the pool, keeping nothing that refers to the
+// caller's data; the caller must not use v afterwards. The returned
+// problems belong to the caller.
+func (v *validator) release() []Problem {
+	probs := v.probs
+	v.opts, v.prefix, v.probs, v.id, v.root, v.depth = Options{}, "", nil, nil, nil, 0
+	clear(v.path[:cap(v.path)])
+	v.path = v.path[:0]
+	for _, st := range v.states {
+		st.spec, st.raw, st.typ = nil, nil, nil
+	}
+	validatorPool.Put(v)
+	return probs
 }
 
 func (v *validator) state() *objState {
