@@ -63,6 +63,8 @@ type Policy struct {
 	groups   map[string]marking.Definition // by marking id
 	groupsAt time.Time
 	defs     map[string]knownDef // statement and recipient definitions, by id
+
+	plain *redact.Redactor // removal without a key, when Redactor is nil
 }
 
 // knownDef is a marking definition seen by the policy. Marking definitions
@@ -89,6 +91,7 @@ func NewPolicy(cfg PolicyConfig) *Policy {
 		cfg:   cfg,
 		rules: marking.Rules{Unmarked: cfg.Unmarked},
 		defs:  map[string]knownDef{},
+		plain: redact.New(nil),
 	}
 }
 
@@ -614,7 +617,7 @@ func (pol *Policy) Present(p Principal, c store.Collection, v store.Version) ([]
 	r := pol.cfg.Redactor
 	if r == nil {
 		// Removal needs no key; pseudonyms are never produced without one.
-		r = redact.New(nil)
+		r = pol.plain
 	}
 	out, err := r.Apply(o.Raw, o.Type, prof, remove)
 	if err != nil {

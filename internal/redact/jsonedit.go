@@ -394,3 +394,125 @@ func formatSelector(segs []segment) string {
 	}
 	return strings.Join(parts, ".")
 }
+
+// removeTopLevel is Apply's removal of top-level properties when the
+// profile has nothing to do: it gives the same bytes as splitObject,
+// removeSelectors and joinObject, without decoding or re-quoting keys.
+// It reports false, for the general path to decide (and to report any
+// error), unless every selector names one top-level property and every
+// key of raw is printable ASCII without escapes (then appendQuoted of the
+// decoded key is the key's raw bytes).
+func removeTopLevel(raw []byte, remove []string) ([]byte, bool) {
+	for _, s := range remove {
+		if s == "" || s[0] == '[' || strings.IndexByte(s, '.') >= 0 {
+			return nil, false
+		}
+	}
+	type span struct{ ks, ke, vs, ve int } // the key with its quotes; the value
+	var buf [32]span
+	spans := buf[:0]
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		if trailing(raw, i+1) != nil {
+			return nil, false
+		}
+		return raw, true
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return nil, false
+		}
+		end, err := skipString(raw, i)
+		if err != nil {
+			return nil, false
+		}
+		for k := i + 1; k < end-1; k++ {
+			if c := raw[k]; c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		ks, ke := i, end
+		i = skipWS(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		i = skipWS(raw, i+1)
+		if end, err = skipValue(raw, i); err != nil {
+			return nil, false
+		}
+		spans = append(spans, span{ks, ke, i, end})
+		i = skipWS(raw, end)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipWS(raw, i+1)
+			continue
+		}
+		if i < len(raw) && raw[i] == '}' && trailing(raw, i+1) == nil {
+			break
+		}
+		return nil, false
+	}
+	var gone [][]segment
+	kept := spans[:0]
+	gran := -1
+	for _, sp := range spans {
+		key := raw[sp.ks+1 : sp.ke-1]
+		hit := false
+		for _, s := range remove {
+			if string(key) == s {
+				hit = true
+				// Order and repetition do not matter to fixGranular
+				// for top-level selectors.
+				gone = append(gone, []segment{{key: s, index: -1}})
+				break
+			}
+		}
+		if hit {
+			continue
+		}
+		if gran < 0 && string(key) == "granular_markings" {
+			gran = len(kept)
+		}
+		kept = append(kept, sp)
+	}
+	if len(gone) == 0 {
+		return raw, true
+	}
+	var gval []byte
+	dropGran := false
+	if gran >= 0 {
+		sp := kept[gran]
+		gm, err := fixGranular([]member{{key: "granular_markings", val: raw[sp.vs:sp.ve]}}, gone)
+		if err != nil {
+			return nil, false
+		}
+		if len(gm) == 0 {
+			dropGran = true
+		} else {
+			gval = gm[0].val
+		}
+	}
+	out := make([]byte, 0, len(raw)+len(gval))
+	out = append(out, '{')
+	first := true
+	for j, sp := range kept {
+		val := raw[sp.vs:sp.ve]
+		if j == gran {
+			if dropGran {
+				continue
+			}
+			val = gval
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = append(out, raw[sp.ks:sp.ke]...)
+		out = append(out, ':')
+		out = append(out, val...)
+	}
+	return append(out, '}'), true
+}

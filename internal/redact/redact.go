@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -95,7 +96,55 @@ func Standard() *Profile {
 // Redactor applies profiles under one cell's key. It is safe for concurrent
 // use.
 type Redactor struct {
-	key []byte
+	key  []byte
+	memo memo
+}
+
+// memo remembers what Apply gave for the exact inputs it was called with
+// (the read path serves the same stored versions again and again): Apply
+// is a function of the raw bytes, the type, the profile, the selectors and
+// the key, so a hit is exactly what Apply would compute. It is bounded by
+// the bytes it holds and emptied when full.
+type memo struct {
+	mu   sync.RWMutex
+	m    map[memoKey]memoVal
+	size int
+}
+
+type memoKey struct {
+	p      *Profile
+	typ    string
+	nsel   int
+	remove string // the selectors, see removeKey
+	raw    string
+}
+
+type memoVal struct {
+	same bool   // Apply returns raw itself
+	out  []byte // otherwise
+}
+
+const (
+	memoMaxRaw   = 16 << 10 // larger objects are not remembered
+	memoMaxBytes = 32 << 20 // what the memo may hold before it is emptied
+)
+
+// removeKey encodes selectors for memoKey, unambiguously given their
+// number: one selector as itself, more each prefixed by its length.
+func removeKey(remove []string) string {
+	switch len(remove) {
+	case 0:
+		return ""
+	case 1:
+		return remove[0]
+	}
+	var b []byte
+	for _, s := range remove {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	return string(b)
 }
 
 // New returns a Redactor whose pseudonyms are keyed by key (the cell's
@@ -165,9 +214,55 @@ func (r *Redactor) ID(id string) string {
 // byte; otherwise the object is re-encoded compactly with every untouched
 // value kept as received.
 func (r *Redactor) Apply(raw []byte, typ string, p *Profile, remove []string) ([]byte, error) {
+	if len(raw) > memoMaxRaw {
+		return r.applyOnce(raw, typ, p, remove)
+	}
+	rk := removeKey(remove)
+	r.memo.mu.RLock()
+	v, ok := r.memo.m[memoKey{p, typ, len(remove), rk, string(raw)}]
+	r.memo.mu.RUnlock()
+	if ok {
+		if v.same {
+			return raw, nil
+		}
+		return bytes.Clone(v.out), nil
+	}
+	out, err := r.applyOnce(raw, typ, p, remove)
+	if err != nil {
+		return nil, err
+	}
+	v = memoVal{same: len(out) == len(raw) && (len(out) == 0 || &out[0] == &raw[0])}
+	if !v.same {
+		v.out = bytes.Clone(out)
+	}
+	n := len(raw) + len(typ) + len(rk) + len(v.out) + 64
+	r.memo.mu.Lock()
+	if r.memo.m == nil || r.memo.size+n > memoMaxBytes {
+		r.memo.m, r.memo.size = map[memoKey]memoVal{}, 0
+	}
+	r.memo.m[memoKey{p, typ, len(remove), rk, string(raw)}] = v
+	r.memo.size += n
+	r.memo.mu.Unlock()
+	return out, nil
+}
+
+// applyOnce is Apply without the memo.
+func (r *Redactor) applyOnce(raw []byte, typ string, p *Profile, remove []string) ([]byte, error) {
 	if len(remove) == 0 && !r.needed(raw, typ, p) {
 		return raw, nil
 	}
+	if len(remove) > 0 && (p.IsZero() || !r.needed(raw, typ, p)) {
+		// The common granular case: top-level properties to remove and
+		// no profile work. Splice them out without decoding keys.
+		if out, ok := removeTopLevel(raw, remove); ok {
+			return out, nil
+		}
+	}
+	return r.apply(raw, typ, p, remove)
+}
+
+// apply is Apply without its fast paths.
+func (r *Redactor) apply(raw []byte, typ string, p *Profile, remove []string) ([]byte, error) {
 	ms, err := splitObject(raw)
 	if err != nil {
 		return nil, fmt.Errorf("redact: %w", err)
