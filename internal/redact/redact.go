@@ -567,6 +567,18 @@ func (r *Redactor) refID(s string, p *Profile) string {
 
 // walkRefs rewrites *_ref and *_refs properties nested anywhere in raw.
 func (r *Redactor) walkRefs(raw json.RawMessage, p *Profile) (json.RawMessage, bool, error) {
+	return eachChild(raw, func(key string, v json.RawMessage) (json.RawMessage, bool, error) {
+		if strings.HasSuffix(key, "_ref") || strings.HasSuffix(key, "_refs") {
+			return r.walkStrings(v, func(s string) string { return r.refID(s, p) })
+		}
+		return r.walkRefs(v, p)
+	})
+}
+
+// eachChild rebuilds an object or array whose members or elements f may
+// change (key is "" for array elements); anything else, or a container
+// that f left alone, is returned as it is, bytes untouched.
+func eachChild(raw json.RawMessage, f func(key string, v json.RawMessage) (json.RawMessage, bool, error)) (json.RawMessage, bool, error) {
 	switch kindOf(raw) {
 	case '{':
 		ms, err := splitObject(raw)
@@ -575,13 +587,7 @@ func (r *Redactor) walkRefs(raw json.RawMessage, p *Profile) (json.RawMessage, b
 		}
 		changed := false
 		for i, m := range ms {
-			var v json.RawMessage
-			var ch bool
-			if strings.HasSuffix(m.key, "_ref") || strings.HasSuffix(m.key, "_refs") {
-				v, ch, err = r.walkStrings(m.val, func(s string) string { return r.refID(s, p) })
-			} else {
-				v, ch, err = r.walkRefs(m.val, p)
-			}
+			v, ch, err := f(m.key, m.val)
 			if err != nil {
 				return nil, false, err
 			}
@@ -600,7 +606,7 @@ func (r *Redactor) walkRefs(raw json.RawMessage, p *Profile) (json.RawMessage, b
 		}
 		changed := false
 		for i, e := range es {
-			v, ch, err := r.walkRefs(e, p)
+			v, ch, err := f("", e)
 			if err != nil {
 				return nil, false, err
 			}
@@ -633,55 +639,18 @@ func (r *Redactor) mapStrings(raw json.RawMessage, f func(string) string) (json.
 // walkStrings applies f to every string value in raw (object keys are left
 // alone) and reports whether anything changed.
 func (r *Redactor) walkStrings(raw json.RawMessage, f func(string) string) (json.RawMessage, bool, error) {
-	switch kindOf(raw) {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, false, err
-		}
-		t := f(s)
-		if t == s {
-			return raw, false, nil
-		}
-		return quote(t), true, nil
-	case '{':
-		ms, err := splitObject(raw)
-		if err != nil {
-			return nil, false, err
-		}
-		changed := false
-		for i, m := range ms {
-			v, ch, err := r.walkStrings(m.val, f)
-			if err != nil {
-				return nil, false, err
-			}
-			if ch {
-				ms[i].val, changed = v, true
-			}
-		}
-		if !changed {
-			return raw, false, nil
-		}
-		return joinObject(ms), true, nil
-	case '[':
-		es, err := splitArray(raw)
-		if err != nil {
-			return nil, false, err
-		}
-		changed := false
-		for i, e := range es {
-			v, ch, err := r.walkStrings(e, f)
-			if err != nil {
-				return nil, false, err
-			}
-			if ch {
-				es[i], changed = v, true
-			}
-		}
-		if !changed {
-			return raw, false, nil
-		}
-		return joinArray(es), true, nil
+	if kindOf(raw) != '"' {
+		return eachChild(raw, func(_ string, v json.RawMessage) (json.RawMessage, bool, error) {
+			return r.walkStrings(v, f)
+		})
 	}
-	return raw, false, nil
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, false, err
+	}
+	t := f(s)
+	if t == s {
+		return raw, false, nil
+	}
+	return quote(t), true, nil
 }
