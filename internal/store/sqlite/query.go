@@ -134,6 +134,69 @@ type visibility struct {
 	// work the visible sets out itself rather than list sets: a query
 	// read outside a snapshot that sets were read in.
 	readers string
+	// guard, when positive, is how many audience sets the collection had
+	// (rows of collection_audiences, which are never deleted) when all and
+	// sets were worked out: the query then selects nothing unless it still
+	// has as many, so that sets read in an earlier snapshot (cachedSets)
+	// are right in the query's own.
+	guard int64
+}
+
+// sqlCollectionSets lists every audience set a collection has ever held
+// versions of (collection_audiences rows are never deleted) and whether
+// the reader keys (a JSON array) see it.
+const sqlCollectionSets = `SELECT ca.aud, EXISTS (SELECT 1 FROM audience_readers ar
+		WHERE ar.reader IN (SELECT value FROM json_each(?)) AND ar.audience = ca.aud)
+	FROM collection_audiences ca WHERE ca.coll = ?`
+
+// cachedSets returns the audience sets that readers (a JSON array) see of
+// coll, with the guard that makes a query select nothing once they may
+// be stale, from the cache of the DB under key or else read through q
+// and cached. ok is false when they are of no use (no set is visible).
+func (db *DB) cachedSets(ctx context.Context, q queryer, coll int64, key, readers string) (visibility, bool, error) {
+	db.mu.Lock()
+	v, ok := db.visSets[key]
+	db.mu.Unlock()
+	if !ok {
+		rows, err := q.QueryContext(ctx, sqlCollectionSets, readers, coll)
+		if err != nil {
+			return v, false, err
+		}
+		defer rows.Close()
+		v = visibility{sets: []int64{}}
+		for rows.Next() {
+			var aud int64
+			var seen bool
+			if err := rows.Scan(&aud, &seen); err != nil {
+				return v, false, err
+			}
+			v.guard++
+			if seen {
+				v.sets = append(v.sets, aud)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return v, false, err
+		}
+		if v.all = v.guard > 0 && int64(len(v.sets)) == v.guard; v.all {
+			v.sets = nil
+		}
+		db.mu.Lock()
+		if len(db.visSets) >= maxCached {
+			clear(db.visSets)
+		}
+		db.visSets[key] = v
+		db.mu.Unlock()
+	}
+	return v, v.guard > 0 && (v.all || len(v.sets) > 0), nil
+}
+
+// forgetSets drops the cached sets of key, when a guarded query selected
+// nothing: they may be stale.
+func (db *DB) forgetSets(key string) {
+	db.mu.Lock()
+	delete(db.visSets, key)
+	db.mu.Unlock()
 }
 
 // sqlVisibleSets lists the audience sets of a collection, how many
@@ -259,14 +322,17 @@ func (db *DB) queryPage(ctx context.Context, r *reads, collectionID string, f st
 	if f.Readers != nil && len(f.Readers) == 0 {
 		return store.Page{Versions: []store.Version{}}, nil // sees nothing
 	}
+	var key, readersJSON string // the cache key of the reader's sets, when they are used
 	if f.Readers != nil {
-		readers, err := json.Marshal(f.Readers)
+		sorted := slices.Clone(f.Readers)
+		slices.Sort(sorted)
+		readers, err := json.Marshal(slices.Compact(sorted))
 		if err != nil {
 			return store.Page{}, err
 		}
-		key := strconv.FormatInt(coll, 10) + " " + string(readers)
+		k := strconv.FormatInt(coll, 10) + " " + string(readers)
 		db.mu.Lock()
-		d, scan := db.scans[key]
+		d, scan := db.scans[k]
 		db.mu.Unlock()
 		if !scan || time.Since(d.at) > scanFor || r.tx != nil {
 			if sel.vis, err = visibleSets(ctx, r, coll, f.Readers); err != nil {
@@ -283,16 +349,38 @@ func (db *DB) queryPage(ctx context.Context, r *reads, collectionID string, f st
 			if len(db.scans) >= maxCached {
 				clear(db.scans)
 			}
-			db.scans[key] = scanDecision{at: time.Now()}
+			db.scans[k] = scanDecision{at: time.Now()}
 			db.mu.Unlock()
 			// The sets read may be stale by the time the page is: the
-			// page query works them out itself.
+			// page query either checks that the cached ones are not
+			// (guard) or works them out itself.
 			sel.vis = visibility{readers: string(readers)}
+			v, ok, err := db.cachedSets(ctx, r, coll, k, string(readers))
+			if err != nil {
+				return store.Page{}, err
+			}
+			if ok {
+				sel.vis, key, readersJSON = v, k, string(readers)
+			}
 		}
 	}
 	if !sel.vis.all && sel.vis.readers == "" && len(sel.vis.sets) == 0 {
 		return store.Page{Versions: []store.Version{}}, nil
 	}
+	page, err := db.readPage(ctx, r, sel, merge)
+	if err == nil && key != "" && len(page.Versions) == 0 {
+		// Nothing selected: perhaps the guard failed. Read again
+		// with the sets worked out by the query.
+		db.forgetSets(key)
+		sel.vis = visibility{readers: readersJSON}
+		page, err = db.readPage(ctx, r, sel, merge)
+	}
+	return page, err
+}
+
+// readPage reads the page that sel selects, merging audience sets or not.
+func (db *DB) readPage(ctx context.Context, r *reads, sel selector, merge bool) (store.Page, error) {
+	f := sel.f
 	query, args, err := sel.pageQuery(merge)
 	if err != nil {
 		return store.Page{}, err
@@ -675,6 +763,10 @@ func (s selector) build(own *int64) (from, where string, args []any, err error) 
 	var w strings.Builder
 	w.WriteString(`o.coll = ?`)
 	args = append(args, s.coll)
+	if s.vis.guard > 0 && s.vis.readers == "" {
+		w.WriteString(` AND (SELECT count(*) FROM collection_audiences WHERE coll = ?) = ?`)
+		args = append(args, s.coll, s.vis.guard)
+	}
 
 	// vis appends the visibility condition of alias a.
 	vis := func(a string) {

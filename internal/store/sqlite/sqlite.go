@@ -57,6 +57,7 @@ type DB struct {
 	pending  map[*sql.Tx]map[string]int64
 	pks      map[string]int64        // collection keys by id (collectionPK)
 	scans    map[string]scanDecision // by collection key and reader keys (queryPage)
+	visSets  map[string]visibility   // likewise: the sets a reader sees there (cachedSets)
 	// Statements of the writer connection prepared once and reused by
 	// every transaction, by SQL, and of the readers' pool (prepared on
 	// each connection as it first runs them), up to maxReadStmts.
@@ -178,7 +179,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	ck.SetMaxIdleConns(1)
 	ck.SetConnMaxIdleTime(0)
 	db := &DB{w: w, r: r, audByKey: map[string]int64{}, audByID: map[int64][]string{},
-		pks: map[string]int64{}, scans: map[string]scanDecision{},
+		pks: map[string]int64{}, scans: map[string]scanDecision{}, visSets: map[string]visibility{},
 		pending: map[*sql.Tx]map[string]int64{}, stmts: map[string]*sql.Stmt{}, rstmts: map[string]*sql.Stmt{},
 		written: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go db.checkpoint(ck)
@@ -302,7 +303,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 		db.stmts[q] = st
 	}
-	for _, q := range []string{sqlCollectionPK, sqlVisibleSets, sqlAudiences, sqlCollectionByName} {
+	for _, q := range []string{sqlCollectionPK, sqlVisibleSets, sqlCollectionSets, sqlAudiences, sqlCollectionByName} {
 		if err := db.prepareRead(ctx, q); err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
