@@ -14,7 +14,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o jointcell ./cmd/jointcell
 
-check: fmt vet lint test
+check: fmt vet lint test test-large
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -29,9 +29,10 @@ lint:
 test:
 	$(GO) test -race -short -count=1 -timeout 20m $(PKGS)
 
-# Scale tests (1M objects and the like) are skipped under -short.
+# Scale tests (1M objects and the like) are skipped under -short and run
+# here without the race detector; they take well under a minute.
 test-large:
-	$(GO) test -count=1 -timeout 60m -run 'Large' $(PKGS)
+	$(GO) test -count=1 -timeout 60m -run 'Large|TestStore/Large' $(PKGS)
 
 # A short run of every fuzz target; the committed tests run their seeds only.
 fuzz:
