@@ -14,7 +14,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o jointcell ./cmd/jointcell
 
-check: fmt vet lint test test-large
+check: fmt vet lint test-large test
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
