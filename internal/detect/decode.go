@@ -335,6 +335,48 @@ func isIP(s string) bool {
 	return dots == 3
 }
 
+// flowRecord is what Zeek and Suricata EVE records describe alike: a flow,
+// a file, a certificate, a DNS query and its answers, an HTTP host and a
+// TLS server name. Each decoder fills it from its own field names; finish
+// turns it into observables.
+type flowRecord struct {
+	ev      *Event
+	timeOK  bool
+	net     netTraffic
+	file    fileObj
+	cert    certObj
+	query   string
+	answers []string
+	host    string
+	sni     string
+}
+
+// finish adds the record's observables to its event, url being the full
+// URL of an HTTP request ("" for none, kept only with a host), and emits
+// the event; a record that described nothing is ErrEmpty.
+func (r *flowRecord) finish(url string, emit func(*Event)) error {
+	ev := r.ev
+	dnsAnswers(ev, r.query, r.answers)
+	if r.host != "" {
+		ev.value("domain-name", r.host)
+		if url != "" {
+			ev.value("url", url)
+		}
+		r.net.host = r.host
+	}
+	if r.sni != "" {
+		ev.value("domain-name", r.sni)
+	}
+	r.net.build(ev)
+	r.file.build(ev)
+	r.cert.build(ev)
+	if len(ev.Objects) == 0 {
+		return ErrEmpty
+	}
+	emit(ev)
+	return nil
+}
+
 // dnsAnswers adds the answers of a DNS query as the domain-name's
 // resolves_to_refs (STIX 2.1 §6.4).
 func dnsAnswers(ev *Event, name string, answers []string) {

@@ -16,16 +16,8 @@ type EVEDecoder struct {
 var _ Decoder = (*EVEDecoder)(nil)
 
 type eveRecord struct {
-	ev      *Event
-	timeOK  bool
-	net     netTraffic
-	file    fileObj
-	cert    certObj
-	rrname  string
-	answers []string
-	host    string
-	url     string
-	sni     string
+	flowRecord
+	url string // http.url: a path, or a full URL behind a proxy
 }
 
 // Decode implements Decoder.
@@ -33,7 +25,7 @@ func (d *EVEDecoder) Decode(rec []byte, emit func(*Event)) error {
 	d.ev.Reset()
 	r := &d.rec
 	answers := r.answers[:0]
-	*r = eveRecord{ev: &d.ev, answers: answers}
+	*r = eveRecord{flowRecord: flowRecord{ev: &d.ev, answers: answers}}
 	if d.fn == nil {
 		d.fn = r.field
 	}
@@ -43,30 +35,11 @@ func (d *EVEDecoder) Decode(rec []byte, emit func(*Event)) error {
 	if !r.timeOK {
 		return ErrNoTime
 	}
-	ev := &d.ev
-	dnsAnswers(ev, r.rrname, r.answers)
-	if r.host != "" {
-		ev.value("domain-name", r.host)
-		if r.url != "" {
-			u := r.url
-			if len(u) > 0 && u[0] == '/' {
-				u = "http://" + r.host + u
-			}
-			ev.value("url", u)
-		}
-		r.net.host = r.host
+	url := r.url
+	if r.host != "" && len(url) > 0 && url[0] == '/' {
+		url = "http://" + r.host + url
 	}
-	if r.sni != "" {
-		ev.value("domain-name", r.sni)
-	}
-	r.net.build(ev)
-	r.file.build(ev)
-	r.cert.build(ev)
-	if len(ev.Objects) == 0 {
-		return ErrEmpty
-	}
-	emit(ev)
-	return nil
+	return r.finish(url, emit)
 }
 
 func (r *eveRecord) field(path []byte, v leaf) {
@@ -90,8 +63,8 @@ func (r *eveRecord) field(path []byte, v leaf) {
 			r.net.proto(s)
 		}
 	case "dns.rrname", "dns.queries.rrname":
-		if r.rrname == "" {
-			r.rrname = s
+		if r.query == "" {
+			r.query = s
 		}
 	case "dns.rdata", "dns.answers.rdata":
 		if len(r.answers) < 32 {

@@ -17,16 +17,8 @@ type ZeekDecoder struct {
 var _ Decoder = (*ZeekDecoder)(nil)
 
 type zeekRecord struct {
-	ev      *Event
-	timeOK  bool
-	net     netTraffic
-	file    fileObj
-	cert    certObj
-	query   string
-	answers []string
-	host    string
-	uri     string
-	sni     string
+	flowRecord
+	uri string // the HTTP request path, logged apart from the Host header
 }
 
 // Decode implements Decoder.
@@ -34,7 +26,7 @@ func (d *ZeekDecoder) Decode(rec []byte, emit func(*Event)) error {
 	d.ev.Reset()
 	r := &d.rec
 	answers := r.answers[:0]
-	*r = zeekRecord{ev: &d.ev, answers: answers}
+	*r = zeekRecord{flowRecord: flowRecord{ev: &d.ev, answers: answers}}
 	if d.fn == nil {
 		d.fn = r.field
 	}
@@ -44,28 +36,13 @@ func (d *ZeekDecoder) Decode(rec []byte, emit func(*Event)) error {
 	if !r.timeOK {
 		return ErrNoTime
 	}
-	ev := &d.ev
-	dnsAnswers(ev, r.query, r.answers)
-	if r.host != "" {
-		ev.value("domain-name", r.host)
-		// Zeek logs the Host header and the path apart; the URL is
-		// rebuilt from them (http, since Zeek only sees cleartext HTTP).
-		if r.uri != "" {
-			ev.value("url", "http://"+r.host+r.uri)
-		}
-		r.net.host = r.host
+	// Zeek logs the Host header and the path apart; the URL is rebuilt
+	// from them (http, since Zeek only sees cleartext HTTP).
+	var url string
+	if r.host != "" && r.uri != "" {
+		url = "http://" + r.host + r.uri
 	}
-	if r.sni != "" {
-		ev.value("domain-name", r.sni)
-	}
-	r.net.build(ev)
-	r.file.build(ev)
-	r.cert.build(ev)
-	if len(ev.Objects) == 0 {
-		return ErrEmpty
-	}
-	emit(ev)
-	return nil
+	return r.finish(url, emit)
 }
 
 func (r *zeekRecord) field(path []byte, v leaf) {
