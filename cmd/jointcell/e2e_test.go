@@ -861,6 +861,8 @@ func TestServeBadInvocations(t *testing.T) {
 		{"serve", "--data", dir, "--log-format", "xml"},
 		{"serve", "--data", dir, "--max-content-length", "0"},
 		{"serve", "--data", dir, "--http", "--addr", busy.Addr().String()},
+		{"serve", "--data", dir, "--http", "--debug-addr", "0.0.0.0:6060"},
+		{"serve", "--data", dir, "--http", "--debug-addr", busy.Addr().String()},
 	} {
 		code, _, errOut := e2eRun(args...)
 		if code != 1 || !strings.Contains(errOut, "jointcell: serve: ") {

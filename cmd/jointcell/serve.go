@@ -45,6 +45,7 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	retentionFile := fs.String("retention", "", "retention configuration (JSON, docs/privacy.md); default: keep everything")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	format := fs.String("log-format", "text", "text or json")
+	debugAddr := fs.String("debug-addr", "", "serve Go's runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060; off by default")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -62,6 +63,8 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		return fail(e, "serve: --max-content-length must be positive")
 	case *plain && *certFile != "":
 		return fail(e, "serve: --http and --tls-cert exclude each other")
+	case *debugAddr != "" && !loopback(*debugAddr):
+		return fail(e, "serve: --debug-addr %q: profiles are served without authentication, so only on a loopback address (127.0.0.1:PORT or [::1]:PORT)", *debugAddr)
 	}
 	logger, err := newLogger(e.stderr, *level, *format)
 	if err != nil {
@@ -99,6 +102,14 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		return fail(e, "serve: %v", err)
 	}
 	defer ln.Close() // Serve closes it too; this covers the early returns
+
+	if *debugAddr != "" {
+		stop, err := serveProfiles(*debugAddr, logger)
+		if err != nil {
+			return fail(e, "serve: --debug-addr: %v", err)
+		}
+		defer stop()
+	}
 
 	// The data folder: database, cell key, secrets; on first start the
 	// admin organisation and user.
