@@ -421,10 +421,22 @@ func peerPrincipal(p store.Peer, keys []string) access.Principal {
 	return access.Principal{UserName: "peer:" + p.Name, OrgName: p.Name, Role: access.RoleReader, Readers: keys}
 }
 
-// verification is the outcome of Verify.
+// verification is the outcome of the pure checks of an incoming object:
+// STIX validation (validationError) and Verify.
 type verification struct {
-	sig Signature
-	err error
+	problems string // the first validation error, "" when valid
+	sig      Signature
+	err      error
+}
+
+// validationError returns the first error stix.Validate finds in o, or "".
+func validationError(o stix.Object) string {
+	for _, pr := range stix.Validate(o, stix.Options{}) {
+		if pr.Severity == stix.Error {
+			return pr.String()
+		}
+	}
+	return ""
 }
 
 // Rejection is an incoming object refused by federation; it is audited.
@@ -441,16 +453,14 @@ func (r *Rejection) Error() string { return r.Reason }
 // admit checks one object arriving from peer p for collection c and
 // returns the version to store and its provenance. known holds the
 // provenance already recorded for objects of this batch (and is updated).
-// vr is the result of Verify on o.Raw, computed by the caller (in
+// vr is the result of the pure checks of o, computed by the caller (in
 // parallel for a batch).
 func (s *Service) admit(ctx context.Context, sn *snapshot, p store.Peer, c store.Collection, o stix.Object, known map[string]store.Provenance, vr verification) (store.Version, store.Provenance, error) {
 	reject := func(transient bool, format string, a ...any) (store.Version, store.Provenance, error) {
 		return store.Version{}, store.Provenance{}, &Rejection{ID: o.ID, Reason: fmt.Sprintf(format, a...), Transient: transient}
 	}
-	for _, pr := range stix.Validate(o, stix.Options{}) {
-		if pr.Severity == stix.Error {
-			return reject(false, "invalid STIX: %s", pr.String())
-		}
+	if vr.problems != "" {
+		return reject(false, "invalid STIX: %s", vr.problems)
 	}
 	cell := "peer:" + p.Name
 	sig, err := vr.sig, vr.err

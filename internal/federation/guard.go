@@ -111,7 +111,7 @@ func (g *Guard) Admit(ctx context.Context, p access.Principal, c store.Collectio
 	if err != nil {
 		return store.Version{}, err
 	}
-	var vr verification
+	vr := verification{problems: validationError(o)}
 	vr.sig, vr.err = Verify(o.Raw, sn.keyFor)
 	v, pr, err := g.s.admit(ctx, sn, peer, c, o, known, vr)
 	var rej *Rejection

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -141,17 +140,25 @@ func cutMember(obj []byte, s, e int) []byte {
 	return append(obj[:s], obj[e:]...)
 }
 
-// skipString returns the offset after the JSON string starting at b[i].
+// skipString returns the offset after the JSON string starting at b[i]:
+// after the first quote not escaped, that is not preceded by an odd run of
+// backslashes.
 func skipString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
 		}
+		q := j + k
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
-	return len(b)
 }
 
 // skipValue returns the offset after the canonical JSON value at b[i].
@@ -183,33 +190,6 @@ func skipValue(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// addExtension returns the JCS form of body (canonical, without the
-// provenance extension) with ext added as the provenance extension.
-func addExtension(body []byte, ext sigExt) ([]byte, error) {
-	eb, err := json.Marshal(ext)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(body)+len(eb)+len(Extension)+32)
-	if _, _, vs, ve := findMember(body, extsKey); vs >= 0 {
-		out = append(out, body[:vs+1]...)
-		out = append(append(append(out, extKey...), ':'), eb...)
-		if ve-vs > 2 {
-			out = append(out, ',')
-		}
-		out = append(out, body[vs+1:]...)
-	} else {
-		out = append(out, `{"extensions":{`...)
-		out = append(append(append(out, extKey...), ':'), eb...)
-		out = append(out, '}')
-		if len(body) > 2 {
-			out = append(out, ',')
-		}
-		out = append(out, body[1:]...)
-	}
-	return stix.Canonicalize(out)
 }
 
 var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -244,18 +224,23 @@ func Sign(raw []byte, key ed25519.PrivateKey, identity string) ([]byte, error) {
 func SignBatch(raws [][]byte, key ed25519.PrivateKey, identity string) ([][]byte, []error) {
 	out := make([][]byte, len(raws))
 	errs := make([]error, len(raws))
-	bodies := make([][]byte, 0, len(raws))
-	idx := make([]int, 0, len(raws))
-	leaves := make([][32]byte, 0, len(raws))
-	for i, raw := range raws {
-		body, _, err := canonicalBody(nil, raw)
+	bodies := make([][]byte, len(raws))
+	hashes := make([][32]byte, len(raws))
+	parallel(len(raws), func(i int) {
+		body, _, err := canonicalBody(nil, raws[i])
 		if err != nil {
 			errs[i] = fmt.Errorf("federation: sign: %w", err)
-			continue
+			return
 		}
-		bodies = append(bodies, body)
-		idx = append(idx, i)
-		leaves = append(leaves, leafHash(body))
+		bodies[i], hashes[i] = body, leafHash(body)
+	})
+	idx := make([]int, 0, len(raws))
+	leaves := make([][32]byte, 0, len(raws))
+	for i := range raws {
+		if errs[i] == nil {
+			idx = append(idx, i)
+			leaves = append(leaves, hashes[i])
+		}
 	}
 	if len(leaves) == 0 {
 		return out, errs
@@ -264,20 +249,20 @@ func SignBatch(raws [][]byte, key ed25519.PrivateKey, identity string) ([][]byte
 	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(key, batchMessage(root, len(leaves))))
 	fp := Fingerprint(key.Public().(ed25519.PublicKey))
 	rootB64 := base64.StdEncoding.EncodeToString(root[:])
-	for j, body := range bodies {
+	parallel(len(idx), func(j int) {
 		proof := make([]string, len(proofs[j]))
 		for k, h := range proofs[j] {
 			proof[k] = base64.StdEncoding.EncodeToString(h[:])
 		}
 		ext := sigExt{ExtensionType: "property-extension", Cell: fp, Signature: sig, SignedBy: identity,
 			BatchRoot: rootB64, BatchSize: len(leaves), BatchIndex: j, BatchProof: proof}
-		b, err := addExtension(body, ext)
+		b, err := addExtension(bodies[idx[j]], ext)
 		if err != nil {
 			errs[idx[j]] = fmt.Errorf("federation: sign: %w: %v", ErrMalformed, err)
-			continue
+			return
 		}
 		out[idx[j]] = b
-	}
+	})
 	return out, errs
 }
 
@@ -409,8 +394,8 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 	if eb == nil {
 		return Signature{}, ErrUnsigned
 	}
-	var s sigExt
-	if err := json.Unmarshal(eb, &s); err != nil {
+	s, err := parseExt(eb)
+	if err != nil {
 		return Signature{}, fmt.Errorf("federation: verify: %w: provenance extension: %v", ErrMalformed, err)
 	}
 	pub, ok := keyFor(s.Cell)
@@ -453,18 +438,29 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 }
 
 // signerOf returns the fingerprint a provenance extension claims, without
-// verifying it, or "".
+// verifying it, or "". Bytes that do not name the extension at all (the
+// common case: objects produced in this cell) are answered without
+// canonicalizing them.
 func signerOf(raw []byte) string {
+	if !bytes.Contains(raw, extID) {
+		return ""
+	}
 	_, eb, err := canonicalBody(nil, raw)
 	if err != nil || eb == nil {
 		return ""
 	}
-	var s sigExt
-	if json.Unmarshal(eb, &s) != nil {
+	s, err := parseExt(eb)
+	if err != nil {
 		return ""
 	}
 	return s.Cell
 }
+
+// extID is the extension's id as it appears in any JSON form of an object
+// carrying it (an id is plain ASCII; an escaped spelling of it would be
+// legal JSON but is not what any cell writes, and such an object is simply
+// signed anew).
+var extID = []byte(Extension)
 
 // sameContent reports whether a and b are the same object apart from
 // their provenance extensions: the same version reached this cell by two

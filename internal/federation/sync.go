@@ -306,64 +306,111 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 		return false, err
 	}
 	f := taxii.Filter{AddedAfter: cur.Checkpoint, Limit: s.cfg.PageSize, Versions: []string{"all"}}
-	err = c.Iterate(ctx, cur.Remote, f, func(page *taxii.ObjectsPage) error {
-		start := time.Now()
-		objs := make([]stix.Object, 0, len(page.Objects))
-		var rejects []*Rejection
-		for _, raw := range page.Objects {
-			o, err := stix.DecodeObject(raw)
-			if err != nil {
-				rejects = append(rejects, &Rejection{ID: "?", Reason: "not a STIX object: " + err.Error(), Transient: true})
-				continue
+	// Pages are fetched one ahead of the page being stored, so that the
+	// peer serves (and the network carries) page n+1 while this cell
+	// verifies and stores page n. Only the storing side moves the
+	// checkpoint, so a page fetched ahead and dropped on an error is
+	// simply fetched again.
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	pages := make(chan *taxii.ObjectsPage)
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for page := range pages {
+			if err == nil {
+				if cur, err = s.storePage(ctx, sn, p, coll, cur, page.Objects, page.DateAddedLast, attempts); err != nil {
+					stopFetch()
+				}
 			}
-			objs = append(objs, o)
 		}
-		vs, prov, more, err := s.admitAll(ctx, sn, p, coll, objs)
-		if err != nil {
-			return err
+		stored <- err
+	}()
+	ferr := c.Iterate(fetchCtx, cur.Remote, f, func(page *taxii.ObjectsPage) error {
+		select {
+		case pages <- page:
+			return nil
+		case <-fetchCtx.Done():
+			return fetchCtx.Err()
 		}
-		rejects = append(rejects, more...)
-		transient := false
-		for _, r := range rejects {
-			transient = transient || r.Transient
-		}
-		s.rejected(ctx, p, coll.ID, rejects)
-		next := cur
-		if page.DateAddedLast != "" && (!transient || *attempts+1 >= maxAttempts) {
-			next.Checkpoint = page.DateAddedLast
-		}
-		now := s.cfg.Now()
-		if !transient {
-			next.LastSuccess, next.LastError = now, ""
-		}
-		res, err := s.cfg.Store.AddVersionsAt(ctx, coll.ID, vs, prov, next)
-		if err != nil {
-			return err
-		}
-		added, dup := tally(res)
-		next.Synced += int64(added) // AddVersionsAt stored it so
-		cur = next
-		s.count(p.Name, store.Pull, "added", added)
-		s.count(p.Name, store.Pull, "duplicate", dup)
-		s.count(p.Name, store.Pull, "rejected", len(rejects))
-		if s.m.batch != nil {
-			s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Pull)
-		}
-		if len(page.Objects) > 0 {
-			s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", len(page.Objects),
-				"added", added, "duplicates", dup, "rejected", len(rejects), "checkpoint", next.Checkpoint)
-		}
-		if transient && *attempts+1 < maxAttempts {
-			*attempts++
-			return errTransient
-		}
-		*attempts = 0
-		return nil
 	})
-	if err != nil {
+	close(pages)
+	if err := <-stored; err != nil {
 		return false, fmt.Errorf("federation: pull %s from %s: %w", l.Remote, l.Peer, err)
 	}
+	if ferr != nil {
+		return false, fmt.Errorf("federation: pull %s from %s: %w", l.Remote, l.Peer, ferr)
+	}
 	return false, nil
+}
+
+// storePage admits and stores one page pulled from peer p into coll, with
+// the link's progress in the same transaction, and returns the link as
+// stored. It returns errTransient, with the checkpoint left where it was,
+// when objects of the page failed verification in a way a second fetch
+// may cure, until attempts reaches maxAttempts.
+func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, raws []json.RawMessage, dateAddedLast string, attempts *int) (store.Link, error) {
+	start := time.Now()
+	decoded := make([]stix.Object, len(raws))
+	derrs := make([]error, len(raws))
+	parallel(len(raws), func(i int) { decoded[i], derrs[i] = stix.DecodeObject(raws[i]) })
+	objs := decoded[:0]
+	var rejects []*Rejection
+	for i, o := range decoded {
+		if derrs[i] != nil {
+			rejects = append(rejects, &Rejection{ID: "?", Reason: "not a STIX object: " + derrs[i].Error(), Transient: true})
+			continue
+		}
+		objs = append(objs, o)
+	}
+	admitted, err := s.admitAll(ctx, sn, p, coll, objs)
+	if err != nil {
+		return cur, err
+	}
+	vs := make([]store.Version, 0, len(admitted))
+	prov := make([]store.Provenance, 0, len(admitted))
+	for _, a := range admitted {
+		if a.rej != nil {
+			rejects = append(rejects, a.rej)
+			continue
+		}
+		vs, prov = append(vs, a.v), append(prov, a.pr)
+	}
+	transient := false
+	for _, r := range rejects {
+		transient = transient || r.Transient
+	}
+	s.rejected(ctx, p, coll.ID, rejects)
+	next := cur
+	if dateAddedLast != "" && (!transient || *attempts+1 >= maxAttempts) {
+		next.Checkpoint = dateAddedLast
+	}
+	now := s.cfg.Now()
+	if !transient {
+		next.LastSuccess, next.LastError = now, ""
+	}
+	res, err := s.cfg.Store.AddVersionsAt(ctx, coll.ID, vs, prov, next)
+	if err != nil {
+		return cur, err
+	}
+	added, dup := tally(res)
+	next.Synced += int64(added) // AddVersionsAt stored it so
+	s.count(p.Name, store.Pull, "added", added)
+	s.count(p.Name, store.Pull, "duplicate", dup)
+	s.count(p.Name, store.Pull, "rejected", len(rejects))
+	if s.m.batch != nil {
+		s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Pull)
+	}
+	if len(raws) > 0 {
+		s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", len(raws),
+			"added", added, "duplicates", dup, "rejected", len(rejects), "checkpoint", next.Checkpoint)
+	}
+	if transient && *attempts+1 < maxAttempts {
+		*attempts++
+		return next, errTransient
+	}
+	*attempts = 0
+	return next, nil
 }
 
 func tally(res []store.AddResult) (added, dup int) {
@@ -378,55 +425,75 @@ func tally(res []store.AddResult) (added, dup int) {
 	return added, dup
 }
 
-// admitAll admits a batch: signatures are verified in parallel (the
-// dearest part), then the write rules run in order, since an object may
-// need a marking definition earlier in the batch.
-func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]store.Version, []store.Provenance, []*Rejection, error) {
-	known, err := s.provenanceOf(ctx, objs)
-	if err != nil {
-		return nil, nil, nil, err
+// admitted is the outcome of admitting one object: the version to
+// store and its provenance, or the rejection.
+type admitted struct {
+	v   store.Version
+	pr  store.Provenance
+	rej *Rejection
+}
+
+// parallel calls fn(0) ... fn(n-1) on as many goroutines as there are
+// CPUs, for the pure per-object work of a batch.
+func parallel(n int, fn func(i int)) {
+	workers := min(n, max(1, runtime.GOMAXPROCS(0)))
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
 	}
-	stored, err := s.storedVersions(ctx, coll.ID, known)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	// The policy's history check (only the creator versions an object)
-	// with one store query for the batch rather than one per object.
-	actx, err := s.preload(ctx, coll, objs)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pre := make([]verification, len(objs))
-	workers := max(1, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(objs); i += workers {
-				pre[i].sig, pre[i].err = Verify(objs[i].Raw, sn.keyFor)
+			for i := w; i < n; i += workers {
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-	vs := make([]store.Version, 0, len(objs))
-	prov := make([]store.Provenance, 0, len(objs))
-	var rejects []*Rejection
+}
+
+// admitAll admits a batch from peer p: the pure checks of every object
+// (STIX validation and the provenance signature, the dearest parts) run
+// in parallel, then the write rules run in order, since an object may need
+// a marking definition or an earlier version from the same batch. The
+// result has one entry per object.
+func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]admitted, error) {
+	pre := make([]verification, len(objs))
+	parallel(len(objs), func(i int) {
+		pre[i].problems = validationError(objs[i])
+		pre[i].sig, pre[i].err = Verify(objs[i].Raw, sn.keyFor)
+	})
+	known, err := s.provenanceOf(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.storedVersions(ctx, coll.ID, known)
+	if err != nil {
+		return nil, err
+	}
+	// The policy's history check (only the creator versions an object)
+	// with one store query for the batch rather than one per object.
+	actx, err := s.preload(ctx, coll, objs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admitted, len(objs))
 	for i, o := range objs {
 		v, pr, err := s.admit(actx, sn, p, coll, o, known, pre[i])
-		var rej *Rejection
-		if errors.As(err, &rej) {
-			rejects = append(rejects, rej)
+		if errors.As(err, &out[i].rej) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		v.Object = sameVersion(stored, v.Object)
-		vs = append(vs, v)
-		prov = append(prov, pr)
+		out[i].v, out[i].pr = v, pr
 	}
-	return vs, prov, rejects, nil
+	return out, nil
 }
 
 // pushOnce sends one batch of what was added locally after the checkpoint

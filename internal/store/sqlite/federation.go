@@ -233,20 +233,24 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 }
 
 func putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Provenance) error {
-	if len(prov) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO fed_provenance (object_id, cell, peer, first_us) VALUES (?, ?, ?, ?)
-		ON CONFLICT (object_id) DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	// Multi-row inserts: a pull stores up to a page of provenance records
+	// per transaction, and one statement per 250 rows costs a fraction of
+	// one per row.
+	const rows = 250
 	now := time.Now().UnixMicro()
-	for _, p := range prov {
-		if _, err := stmt.ExecContext(ctx, p.ObjectID, p.Cell, p.Peer, now); err != nil {
+	args := make([]any, 0, 4*min(len(prov), rows))
+	for len(prov) > 0 {
+		n := min(len(prov), rows)
+		args = args[:0]
+		for _, p := range prov[:n] {
+			args = append(args, p.ObjectID, p.Cell, p.Peer, now)
+		}
+		q := `INSERT INTO fed_provenance (object_id, cell, peer, first_us) VALUES (?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?)`, n-1) + ` ON CONFLICT (object_id) DO NOTHING`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+		prov = prov[n:]
 	}
 	return nil
 }
