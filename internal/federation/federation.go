@@ -116,7 +116,6 @@ type Service struct {
 
 	mu      sync.Mutex
 	snap    *snapshot
-	ahead   map[string]aheadEntry // read-ahead of Guard.Present, see presentAhead
 	snapAt  time.Time
 	waiters map[chan struct{}]struct{}
 

@@ -5,12 +5,9 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
 	"github.com/jointcell/jointcell/internal/marking"
@@ -100,67 +97,63 @@ func (g *Guard) CanWrite(p access.Principal, c store.Collection) bool { return g
 
 // Admit admits an object a peer pushes under the federation rules.
 func (g *Guard) Admit(ctx context.Context, p access.Principal, c store.Collection, o stix.Object) (store.Version, error) {
-	sn, peer, ok := g.peerOf(ctx, p)
-	if !ok {
+	if _, _, peer := g.peerOf(ctx, p); !peer {
 		return g.pol.Admit(ctx, p, c, o)
 	}
-	if !g.pol.CanWrite(p, c) {
-		return store.Version{}, fmt.Errorf("%w: you may not add objects to this collection", access.ErrDenied)
-	}
-	known, err := g.s.provenanceOf(ctx, []stix.Object{o})
-	if err != nil {
-		return store.Version{}, err
-	}
-	vr := verification{problems: validationError(o)}
-	vr.sig, vr.err = Verify(o.Raw, sn.keyFor)
-	v, pr, err := g.s.admit(ctx, sn, peer, c, o, known, vr)
-	var rej *Rejection
-	if errors.As(err, &rej) {
-		g.s.rejected(ctx, peer, c.ID, []*Rejection{rej})
-		g.s.count(peer.Name, "in", "rejected", 1)
-		return store.Version{}, fmt.Errorf("%w: %s", access.ErrDenied, rej.Reason)
-	}
-	if err != nil {
-		return store.Version{}, err
-	}
-	if len(known) > 0 {
-		stored, err := g.s.storedVersions(ctx, c.ID, known)
-		if err != nil {
-			return store.Version{}, err
-		}
-		v.Object = sameVersion(stored, v.Object)
-	}
-	// Recorded before the TAXII server stores the version: if that fails,
-	// the provenance is still true (the object did come from that cell).
-	if err := g.s.cfg.Store.PutProvenance(ctx, []store.Provenance{pr}); err != nil {
-		return store.Version{}, fmt.Errorf("federation: %w", err)
-	}
-	return v, nil
+	vs, errs := g.AdmitBatch(ctx, p, c, []stix.Object{o})
+	return vs[0], errs[0]
 }
 
 // AdmitBatch admits the objects of one envelope (taxii.BatchAdmitter): a
-// plain user's all at once by the wrapped policy when it can, a peer's
-// one by one under the federation rules (Admit), with the policy's
-// history check looked up once for the envelope.
+// plain user's by the wrapped policy, a peer's under the federation rules
+// as a pull does (admitAll). The provenance of what a peer may write is
+// recorded before the TAXII server stores the versions: should that fail,
+// the provenance is still true (the objects did come from that cell).
 func (g *Guard) AdmitBatch(ctx context.Context, p access.Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error) {
-	_, _, peer := g.peerOf(ctx, p)
-	if ba, ok := g.pol.(batchAdmitter); ok && !peer {
-		return ba.AdmitBatch(ctx, p, c, objs)
+	sn, peer, isPeer := g.peerOf(ctx, p)
+	if !isPeer {
+		if ba, ok := g.pol.(batchAdmitter); ok {
+			return ba.AdmitBatch(ctx, p, c, objs)
+		}
+		vs := make([]store.Version, len(objs))
+		errs := make([]error, len(objs))
+		for i, o := range objs {
+			vs[i], errs[i] = g.pol.Admit(ctx, p, c, o)
+		}
+		return vs, errs
 	}
 	vs := make([]store.Version, len(objs))
 	errs := make([]error, len(objs))
-	if peer && g.pol.CanWrite(p, c) {
-		hctx, err := g.s.preload(ctx, c, objs)
-		if err != nil {
-			for i := range errs {
+	fill := func(err error) ([]store.Version, []error) {
+		for i := range errs {
+			if errs[i] == nil {
 				errs[i] = err
 			}
-			return vs, errs
 		}
-		ctx = hctx
+		return vs, errs
 	}
-	for i, o := range objs {
-		vs[i], errs[i] = g.Admit(ctx, p, c, o)
+	if !g.pol.CanWrite(p, c) {
+		return fill(fmt.Errorf("%w: you may not add objects to this collection", access.ErrDenied))
+	}
+	res, err := g.s.admitAll(ctx, sn, peer, c, objs)
+	if err != nil {
+		return fill(err)
+	}
+	var rejs []*Rejection
+	prov := make([]store.Provenance, 0, len(res))
+	for i, a := range res {
+		if a.rej != nil {
+			rejs = append(rejs, a.rej)
+			errs[i] = fmt.Errorf("%w: %s", access.ErrDenied, a.rej.Reason)
+			continue
+		}
+		vs[i] = a.v
+		prov = append(prov, a.pr)
+	}
+	g.s.rejected(ctx, peer, c.ID, rejs)
+	g.s.count(peer.Name, "in", "rejected", len(rejs))
+	if err := g.s.cfg.Store.PutProvenance(ctx, prov); err != nil {
+		return fill(fmt.Errorf("federation: %w", err))
 	}
 	return vs, errs
 }
@@ -168,17 +161,34 @@ func (g *Guard) AdmitBatch(ctx context.Context, p access.Principal, c store.Coll
 // Present serves a peer's account only what may leave for that peer,
 // signed.
 func (g *Guard) Present(p access.Principal, c store.Collection, v store.Version) ([]byte, bool) {
+	b := g.PresentBatch(p, c, []store.Version{v})[0]
+	return b, b != nil
+}
+
+// PresentBatch presents a page: to a peer's account under the federation
+// rules (egress), what leaves signed as one batch with one ed25519
+// signature; to anyone else as the wrapped policy does.
+func (g *Guard) PresentBatch(p access.Principal, c store.Collection, vs []store.Version) [][]byte {
 	sn, peer, ok := g.peerOf(context.Background(), p)
 	if !ok {
-		return g.pol.Present(p, c, v)
+		out := make([][]byte, len(vs))
+		for i, v := range vs {
+			if b, ok := g.pol.Present(p, c, v); ok {
+				out[i] = b
+			}
+		}
+		return out
 	}
-	b, ok := g.s.presentAhead(sn, peer, p, c, v, g.pol)
-	if ok {
-		g.s.count(peer.Name, "out", "served", 1)
-	} else {
-		g.s.count(peer.Name, "out", "withheld", 1)
+	out := g.s.egressBatch(sn, peer, vs, func(v store.Version) ([]byte, bool) { return g.pol.Present(p, c, v) })
+	served := 0
+	for _, b := range out {
+		if b != nil {
+			served++
+		}
 	}
-	return b, ok
+	g.s.count(peer.Name, "out", "served", served)
+	g.s.count(peer.Name, "out", "withheld", len(out)-served)
+	return out
 }
 
 // Info is the answer of GET /federation/info/: who this cell is.
@@ -342,71 +352,4 @@ func Mount(h, fed http.Handler) http.Handler {
 	mux.Handle("/federation/", fed)
 	mux.Handle("/", h)
 	return mux
-}
-
-// aheadEntry is one version presented and signed ahead for a peer.
-type aheadEntry struct {
-	b  []byte
-	at time.Time
-}
-
-// aheadTTL bounds how long a version signed ahead waits for its Present.
-const aheadTTL = 30 * time.Second
-
-// presentAhead serves v to peer account p. The TAXII server presents a
-// page version by version; to sign the page as one batch (one ed25519
-// signature instead of one per object), the first version not yet signed
-// reads the versions that follow it in the collection, as the server's own
-// page query would, presents and signs them together, and keeps them for
-// the calls that follow (for aheadTTL, consumed once).
-func (s *Service) presentAhead(sn *snapshot, peer store.Peer, p access.Principal, c store.Collection, v store.Version, pol Policy) ([]byte, bool) {
-	key := func(v store.Version) string {
-		return peer.Name + "|" + c.ID + "|" + v.Object.ID + "|" + strconv.FormatInt(v.DateAdded.UnixMicro(), 10)
-	}
-	k := key(v)
-	now := s.cfg.Now()
-	s.mu.Lock()
-	e, hit := s.ahead[k]
-	if hit {
-		delete(s.ahead, k)
-	}
-	s.mu.Unlock()
-	if hit && now.Sub(e.at) < aheadTTL {
-		return e.b, e.b != nil
-	}
-	present := func(v store.Version) ([]byte, bool) { return pol.Present(p, c, v) }
-	var vs []store.Version
-	if !v.DateAdded.IsZero() {
-		readers := p.Readers
-		if readers == nil && !p.IsAdmin() {
-			readers = []string{}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		page, err := s.cfg.Store.Query(ctx, c.ID, store.Filter{AddedAfter: v.DateAdded.Add(-time.Microsecond),
-			Versions: []string{"all"}, Limit: s.cfg.PageSize, Readers: readers})
-		cancel()
-		if err == nil && len(page.Versions) > 1 && page.Versions[0].Object.ID == v.Object.ID && page.Versions[0].DateAdded.Equal(v.DateAdded) {
-			vs = page.Versions
-		}
-	}
-	if vs == nil {
-		return s.egress(sn, peer, v, func() ([]byte, bool) { return present(v) })
-	}
-	out := s.egressBatch(sn, peer, vs, present)
-	s.mu.Lock()
-	if s.ahead == nil || len(s.ahead) > 4*s.cfg.PageSize {
-		for k, e := range s.ahead {
-			if now.Sub(e.at) >= aheadTTL {
-				delete(s.ahead, k)
-			}
-		}
-		if s.ahead == nil || len(s.ahead) > 4*s.cfg.PageSize {
-			s.ahead = map[string]aheadEntry{}
-		}
-	}
-	for i := 1; i < len(vs); i++ {
-		s.ahead[key(vs[i])] = aheadEntry{b: out[i], at: now}
-	}
-	s.mu.Unlock()
-	return out[0], out[0] != nil
 }

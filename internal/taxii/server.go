@@ -58,6 +58,14 @@ type BatchAdmitter interface {
 	AdmitBatch(ctx context.Context, p access.Principal, c store.Collection, objs []stix.Object) ([]store.Version, []error)
 }
 
+// BatchPresenter is implemented by a Policy that presents the versions
+// of one page at once (the federation guard signs a page served to a peer
+// cell with one signature). PresentBatch returns, for each version in
+// order, what Present would: the bytes, or nil to withhold it.
+type BatchPresenter interface {
+	PresentBatch(p access.Principal, c store.Collection, vs []store.Version) [][]byte
+}
+
 // Auditor records audited events.
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) error
@@ -486,9 +494,17 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request, p access.Prin
 	// Present every version; manifests and version lists need only the
 	// decision, but must withhold exactly what the objects endpoint does.
 	items := make([]presented, 0, len(page.Versions))
-	for _, v := range page.Versions {
-		if raw, ok := s.cfg.Policy.Present(p, c, v); ok {
-			items = append(items, presented{v, raw})
+	if bp, ok := s.cfg.Policy.(BatchPresenter); ok {
+		for i, raw := range bp.PresentBatch(p, c, page.Versions) {
+			if raw != nil {
+				items = append(items, presented{page.Versions[i], raw})
+			}
+		}
+	} else {
+		for _, v := range page.Versions {
+			if raw, ok := s.cfg.Policy.Present(p, c, v); ok {
+				items = append(items, presented{v, raw})
+			}
 		}
 	}
 	if len(items) == 0 && !page.More && q.Next == "" && (ep == epObject || ep == epVersions) {
