@@ -38,8 +38,9 @@ type Guard struct {
 }
 
 var (
-	_ Policy              = (*Guard)(nil)
-	_ taxii.BatchAdmitter = (*Guard)(nil)
+	_ Policy               = (*Guard)(nil)
+	_ taxii.BatchAdmitter  = (*Guard)(nil)
+	_ taxii.BatchPresenter = (*Guard)(nil)
 )
 
 // Guard returns the wrapper; give it to taxii.NewServer as both
