@@ -216,7 +216,7 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 				return err
 			}
 		}
-		if err := putProvenance(ctx, tx, prov); err != nil {
+		if err := db.putProvenance(ctx, tx, prov); err != nil {
 			return err
 		}
 		for _, r := range res {
@@ -232,22 +232,34 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 	return res, nil
 }
 
-func putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Provenance) error {
-	// Multi-row inserts: a pull stores up to a page of provenance records
-	// per transaction, and one statement per 250 rows costs a fraction of
-	// one per row.
-	const rows = 250
+// provenanceSQL is the insert of each of insertSizes provenance rows:
+// a pull stores up to a page of them per transaction, and a few cached
+// multi-row statements cost a fraction of one statement per row.
+var provenanceSQL = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range insertSizes {
+		m[n] = `INSERT INTO fed_provenance (object_id, cell, peer, first_us) VALUES ` +
+			strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?),`, n), ",") + ` ON CONFLICT (object_id) DO NOTHING`
+	}
+	return m
+}()
+
+func (db *DB) putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Provenance) error {
 	now := time.Now().UnixMicro()
-	args := make([]any, 0, 4*min(len(prov), rows))
+	args := make([]any, 0, 4*insertSizes[0])
 	for len(prov) > 0 {
-		n := min(len(prov), rows)
+		n := insertSizes[len(insertSizes)-1]
+		for _, size := range insertSizes {
+			if size <= len(prov) {
+				n = size
+				break
+			}
+		}
 		args = args[:0]
 		for _, p := range prov[:n] {
 			args = append(args, p.ObjectID, p.Cell, p.Peer, now)
 		}
-		q := `INSERT INTO fed_provenance (object_id, cell, peer, first_us) VALUES (?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?)`, n-1) + ` ON CONFLICT (object_id) DO NOTHING`
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := db.exec(ctx, tx, provenanceSQL[n], args...); err != nil {
 			return err
 		}
 		prov = prov[n:]
@@ -295,7 +307,7 @@ func (db *DB) PutProvenance(ctx context.Context, prov []store.Provenance) error 
 	if err := db.check("put provenance"); err != nil {
 		return err
 	}
-	if err := db.write(ctx, func(tx *sql.Tx) error { return putProvenance(ctx, tx, prov) }); err != nil {
+	if err := db.write(ctx, func(tx *sql.Tx) error { return db.putProvenance(ctx, tx, prov) }); err != nil {
 		return fmt.Errorf("sqlite: put provenance: %w", err)
 	}
 	return nil

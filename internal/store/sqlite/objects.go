@@ -195,7 +195,7 @@ func writerStatements() []string {
 	qs := []string{sqlStoredVersions, sqlStoredRaw, sqlNotSole, sqlCollection, sqlLastAdded, sqlCountAudience,
 		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus}
 	for _, n := range insertSizes {
-		qs = append(qs, insertSQL[n])
+		qs = append(qs, insertSQL[n], provenanceSQL[n])
 	}
 	return qs
 }
