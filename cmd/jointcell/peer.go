@@ -2,26 +2,30 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
+	"github.com/jointcell/jointcell/internal/admin"
+	jcell "github.com/jointcell/jointcell/internal/cell"
 	"github.com/jointcell/jointcell/internal/federation"
 	"github.com/jointcell/jointcell/internal/store"
-	"github.com/jointcell/jointcell/internal/taxii"
 )
 
-// cmdPeer manages federation peers: jointcell peer add|link|list|status|group.
+// cmdPeer manages federation peers: jointcell peer
+// add|link|unlink|remove|list|status|group. The operations themselves are
+// federation.Peers, which the admin API calls too; this file only parses
+// flags and prints.
 func cmdPeer(ctx context.Context, e *env, args []string) int {
 	return subcommands(ctx, e, "peer", args, map[string]func(context.Context, *env, []string) int{
 		"add":    peerAdd,
 		"link":   peerLink,
+		"unlink": peerUnlink,
+		"remove": peerRemove,
 		"list":   peerList,
 		"status": peerStatus,
 		"group":  peerGroup,
@@ -37,8 +41,34 @@ func fedStore(st store.Store) (federation.Store, error) {
 	return fs, nil
 }
 
+// openPeers opens the cell in dir and its peer management; close the
+// cell when done.
+func openPeers(ctx context.Context, e *env, dir string) (*jcell.Cell, *federation.Peers, error) {
+	c, err := openCell(ctx, e, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	fst, err := fedStore(c.Store)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, federation.NewPeers(fst, c.Key, nil), nil
+}
+
+// adminPeers is the peer management the admin API offers (serve.go), nil
+// when the cell's store does not support federation.
+func adminPeers(c *jcell.Cell) admin.PeerManager {
+	fst, err := fedStore(c.Store)
+	if err != nil {
+		return nil
+	}
+	return federation.NewPeers(fst, c.Key, nil)
+}
+
 // peerAdd stores a peer after fetching its key (or pinning --peer-key)
-// and prints both fingerprints for an out-of-band check.
+// and prints both fingerprints for an out-of-band check. An existing peer
+// of the same name is replaced, keeping its links.
 func peerAdd(ctx context.Context, e *env, args []string) int {
 	fs, data := manageFlags(e, "peer add", "NAME")
 	url := fs.String("url", "", "the peer's base URL, e.g. https://peer.example:8443 (required)")
@@ -54,7 +84,10 @@ func peerAdd(ctx context.Context, e *env, args []string) int {
 	if code >= 0 {
 		return code
 	}
-	name := pos[0]
+	spec := federation.PeerSpec{Name: pos[0], URL: *url, User: *user, Token: *token, CAFile: *ca, Insecure: *insecure,
+		PeerKey: *peerKey, Orgs: splitList(*orgs), Account: *account, Foreign: *foreign, Replace: true}
+	// Flag mistakes are reported in the flags' own words, before the cell
+	// is opened; Validate then checks the rest of what needs no store.
 	switch {
 	case *url == "":
 		return fail(e, "peer add: --url URL is required")
@@ -64,70 +97,25 @@ func peerAdd(ctx context.Context, e *env, args []string) int {
 		return fail(e, "peer add: --ca and --insecure exclude each other")
 	case *foreign && *peerKey != "":
 		return fail(e, "peer add: --foreign and --peer-key exclude each other")
-	case strings.ContainsAny(name, "|/ ") || name == "":
-		return fail(e, "peer add: peer name %q must not contain '|', '/' or spaces", name)
 	}
-	if _, err := taxii.NewClient(taxii.ClientConfig{BaseURL: *url}); err != nil {
+	if err := spec.Validate(); err != nil {
 		return fail(e, "peer add: %v", err)
 	}
-	for _, id := range splitList(*orgs) {
-		if !strings.HasPrefix(id, "identity--") {
-			return fail(e, "peer add: --orgs: %q is not an identity id", id)
-		}
-	}
-	c, err := openCell(ctx, e, *data)
+	c, peers, err := openPeers(ctx, e, *data)
 	if err != nil {
 		return fail(e, "peer add: %v", err)
 	}
 	defer c.Close()
-	fst, err := fedStore(c.Store)
+	added, err := peers.AddPeer(ctx, spec)
+	if errors.Is(err, federation.ErrUnreachable) {
+		return fail(e, "peer add: %v (use --foreign for a TAXII server that is not a jointcell cell)", err)
+	}
 	if err != nil {
 		return fail(e, "peer add: %v", err)
 	}
-	if *account != "" {
-		if _, err := c.Store.User(ctx, *account); err != nil {
-			return fail(e, "peer add: --account %s: no such user", *account)
-		}
-	}
-	sealed, err := federation.SealToken(c.Key, *token)
-	if err != nil {
-		return fail(e, "peer add: %v", err)
-	}
-	p := store.Peer{Name: name, URL: *url, User: *user, Token: sealed, CAFile: *ca, Insecure: *insecure,
-		Orgs: splitList(*orgs), Account: *account, Created: time.Now().UTC()}
-	switch {
-	case *peerKey != "":
-		k, err := hex.DecodeString(strings.TrimSpace(*peerKey))
-		if err != nil || len(k) != ed25519.PublicKeySize {
-			return fail(e, "peer add: --peer-key must be the %d-byte ed25519 public key in hex", ed25519.PublicKeySize)
-		}
-		p.PublicKey = k
-	case !*foreign:
-		hc, err := federation.HTTPClient(*ca, *insecure, 15*time.Second)
-		if err != nil {
-			return fail(e, "peer add: %v", err)
-		}
-		info, err := federation.FetchInfo(ctx, hc, *url, *user, *token)
-		if err != nil {
-			return fail(e, "peer add: %v (use --foreign for a TAXII server that is not a jointcell cell)", err)
-		}
-		k, err := base64.StdEncoding.DecodeString(info.PublicKey)
-		if err != nil || len(k) != ed25519.PublicKeySize || federation.Fingerprint(k) != info.Fingerprint {
-			return fail(e, "peer add: the peer's key and fingerprint disagree")
-		}
-		p.PublicKey, p.Identity = k, info.Identity
-		if len(p.Orgs) == 0 {
-			for _, o := range info.Organisations {
-				p.Orgs = append(p.Orgs, o.Identity)
-			}
-		}
-	}
-	if err := fst.PutPeer(ctx, p); err != nil {
-		return fail(e, "peer add: %v", err)
-	}
-	fmt.Fprintf(e.stdout, "local cell fingerprint: %s\n", federation.Fingerprint(c.Key.Public().(ed25519.PublicKey)))
-	if p.PublicKey != nil {
-		fmt.Fprintf(e.stdout, "peer cell fingerprint:  %s\n", federation.Fingerprint(p.PublicKey))
+	fmt.Fprintf(e.stdout, "local cell fingerprint: %s\n", added.LocalFingerprint)
+	if !added.Peer.Foreign() {
+		fmt.Fprintf(e.stdout, "peer cell fingerprint:  %s\n", added.Peer.Fingerprint)
 	} else {
 		fmt.Fprintln(e.stdout, "peer cell fingerprint:  none (foreign TAXII server: objects accepted unsigned)")
 	}
@@ -135,62 +123,108 @@ func peerAdd(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// peerLink adds push and pull links between collections.
+// linkFlags adds the repeatable --push LOCAL=REMOTE and --pull
+// REMOTE=LOCAL flags of peer link and peer unlink; the returned function
+// gives the links they name, or an error naming the malformed one.
+func linkFlags(fs *flag.FlagSet, verb string) func() ([]federation.LinkSpec, error) {
+	var specs []federation.LinkSpec
+	var bad error
+	add := func(dir string, localFirst bool) func(string) error {
+		return func(v string) error {
+			a, b, ok := strings.Cut(v, "=")
+			if !ok || a == "" || b == "" {
+				if bad == nil {
+					want := "LOCAL=REMOTE"
+					if !localFirst {
+						want = "REMOTE=LOCAL"
+					}
+					bad = fmt.Errorf("--%s %q: want %s", dir, v, want)
+				}
+				return nil
+			}
+			s := federation.LinkSpec{Direction: dir, Local: a, Remote: b}
+			if !localFirst {
+				s.Local, s.Remote = b, a
+			}
+			specs = append(specs, s)
+			return nil
+		}
+	}
+	fs.Func("push", "LOCAL_COLLECTION=REMOTE_COLLECTION: "+verb+" sending what is added locally (repeatable)", add(store.Push, true))
+	fs.Func("pull", "REMOTE_COLLECTION=LOCAL_COLLECTION: "+verb+" fetching what the peer adds (repeatable)", add(store.Pull, false))
+	return func() ([]federation.LinkSpec, error) {
+		if bad != nil {
+			return nil, bad
+		}
+		if len(specs) == 0 {
+			return nil, errors.New("give --push LOCAL=REMOTE or --pull REMOTE=LOCAL")
+		}
+		return specs, nil
+	}
+}
+
+// peerLink adds push and pull links between collections: all of them, or
+// none when one is wrong.
 func peerLink(ctx context.Context, e *env, args []string) int {
 	fs, data := manageFlags(e, "peer link", "NAME")
-	var push, pull []string
-	fs.Func("push", "LOCAL_COLLECTION=REMOTE_COLLECTION: send what is added locally (repeatable)", func(v string) error { push = append(push, v); return nil })
-	fs.Func("pull", "REMOTE_COLLECTION=LOCAL_COLLECTION: fetch what the peer adds (repeatable)", func(v string) error { pull = append(pull, v); return nil })
+	links := linkFlags(fs, "start")
 	pos, code := parseArgs(e, fs, args, 1)
 	if code >= 0 {
 		return code
 	}
-	if len(push)+len(pull) == 0 {
-		return fail(e, "peer link: give --push LOCAL=REMOTE or --pull REMOTE=LOCAL")
+	specs, err := links()
+	if err != nil {
+		return fail(e, "peer link: %v", err)
 	}
-	c, err := openCell(ctx, e, *data)
+	c, peers, err := openPeers(ctx, e, *data)
 	if err != nil {
 		return fail(e, "peer link: %v", err)
 	}
 	defer c.Close()
-	fst, err := fedStore(c.Store)
-	if err != nil {
+	if _, err := peers.Link(ctx, pos[0], specs...); err != nil {
 		return fail(e, "peer link: %v", err)
 	}
-	if _, err := fst.Peer(ctx, pos[0]); err != nil {
-		return fail(e, "peer link: no peer named %q", pos[0])
+	return 0
+}
+
+// peerUnlink removes push and pull links, named as peer link names them:
+// all of them, or none when one does not exist.
+func peerUnlink(ctx context.Context, e *env, args []string) int {
+	fs, data := manageFlags(e, "peer unlink", "NAME")
+	links := linkFlags(fs, "stop")
+	pos, code := parseArgs(e, fs, args, 1)
+	if code >= 0 {
+		return code
 	}
-	var links []store.Link
-	parse := func(flag, v string, localFirst bool) error {
-		a, b, ok := strings.Cut(v, "=")
-		if !ok || a == "" || b == "" {
-			return fmt.Errorf("--%s %q: want A=B", flag, v)
-		}
-		local, remote := a, b
-		if !localFirst {
-			local, remote = b, a
-		}
-		col, err := c.Store.Collection(ctx, local)
-		if err != nil {
-			return fmt.Errorf("--%s: no local collection %q", flag, local)
-		}
-		links = append(links, store.Link{Peer: pos[0], Direction: flag, Local: col.ID, Remote: remote})
-		return nil
+	specs, err := links()
+	if err != nil {
+		return fail(e, "peer unlink: %v", err)
 	}
-	for _, v := range push {
-		if err := parse(store.Push, v, true); err != nil {
-			return fail(e, "peer link: %v", err)
-		}
+	c, peers, err := openPeers(ctx, e, *data)
+	if err != nil {
+		return fail(e, "peer unlink: %v", err)
 	}
-	for _, v := range pull {
-		if err := parse(store.Pull, v, false); err != nil {
-			return fail(e, "peer link: %v", err)
-		}
+	defer c.Close()
+	if _, err := peers.Unlink(ctx, pos[0], specs...); err != nil {
+		return fail(e, "peer unlink: %v", err)
 	}
-	for _, l := range links {
-		if err := fst.PutLink(ctx, l); err != nil {
-			return fail(e, "peer link: %v", err)
-		}
+	return 0
+}
+
+// peerRemove removes a peer and its links; what it delivered stays.
+func peerRemove(ctx context.Context, e *env, args []string) int {
+	fs, data := manageFlags(e, "peer remove", "NAME")
+	pos, code := parseArgs(e, fs, args, 1)
+	if code >= 0 {
+		return code
+	}
+	c, peers, err := openPeers(ctx, e, *data)
+	if err != nil {
+		return fail(e, "peer remove: %v", err)
+	}
+	defer c.Close()
+	if _, err := peers.RemovePeer(ctx, pos[0]); err != nil {
+		return fail(e, "peer remove: %v", err)
 	}
 	return 0
 }
@@ -200,88 +234,54 @@ func peerList(ctx context.Context, e *env, args []string) int {
 	if _, code := parseArgs(e, fs, args, 0); code >= 0 {
 		return code
 	}
-	c, err := openCell(ctx, e, *data)
+	c, peers, err := openPeers(ctx, e, *data)
 	if err != nil {
 		return fail(e, "peer list: %v", err)
 	}
 	defer c.Close()
-	fst, err := fedStore(c.Store)
-	if err != nil {
-		return fail(e, "peer list: %v", err)
-	}
-	peers, err := fst.ListPeers(ctx)
-	if err != nil {
-		return fail(e, "peer list: %v", err)
-	}
-	links, err := fst.ListLinks(ctx)
+	ps, err := peers.Peers(ctx)
 	if err != nil {
 		return fail(e, "peer list: %v", err)
 	}
 	tw := table(e.stdout, "NAME", "URL", "FINGERPRINT", "ORGS", "ACCOUNT", "LINKS")
-	for _, p := range peers {
+	for _, p := range ps {
 		fp := "unsigned"
-		if p.PublicKey != nil {
-			fp = federation.Fingerprint(p.PublicKey)[:16]
+		if !p.Foreign() {
+			fp = p.Fingerprint[:16]
 		}
-		n := 0
-		for _, l := range links {
-			if l.Peer == p.Name {
-				n++
-			}
-		}
-		row(tw, p.Name, p.URL, fp, fmt.Sprint(len(p.Orgs)), dash(p.Account), fmt.Sprint(n))
+		row(tw, p.Name, p.URL, fp, fmt.Sprint(len(p.Orgs)), dash(p.Account), fmt.Sprint(len(p.Links)))
 	}
 	return flushTable(e, tw)
 }
 
-// peerStatus shows every link: last success, lag, backlog, last error.
-// Lag is the age of the oldest local version not yet pushed (push) or the
-// time since the last successful fetch (pull); backlog counts what waits
-// to be pushed, or asks the peer what waits to be pulled.
+// peerStatus shows every link: last success, lag, backlog, last error
+// (federation.Peers.Status says what each means).
 func peerStatus(ctx context.Context, e *env, args []string) int {
 	fs, data := manageFlags(e, "peer status", "")
 	if _, code := parseArgs(e, fs, args, 0); code >= 0 {
 		return code
 	}
-	c, err := openCell(ctx, e, *data)
+	c, peers, err := openPeers(ctx, e, *data)
 	if err != nil {
 		return fail(e, "peer status: %v", err)
 	}
 	defer c.Close()
-	fst, err := fedStore(c.Store)
+	sts, err := peers.Status(ctx, "")
 	if err != nil {
 		return fail(e, "peer status: %v", err)
 	}
-	links, err := fst.ListLinks(ctx)
-	if err != nil {
-		return fail(e, "peer status: %v", err)
-	}
-	now := time.Now()
 	tw := table(e.stdout, "PEER", "DIRECTION", "LOCAL", "REMOTE", "LAST-SUCCESS", "LAG", "BACKLOG", "SYNCED", "CHECKPOINT", "LAST-ERROR")
-	for _, l := range links {
+	for _, st := range sts {
+		l := st.Link
 		lag, backlog := "-", "?"
-		switch l.Direction {
-		case store.Push:
-			var after time.Time
-			if l.Checkpoint != "" {
-				after, _ = time.Parse(time.RFC3339Nano, l.Checkpoint)
+		if st.HasLag {
+			lag = st.Lag.Truncate(time.Millisecond).String()
+		}
+		if st.HasBacklog {
+			backlog = fmt.Sprint(st.Backlog)
+			if st.BacklogMore {
+				backlog = ">" + backlog
 			}
-			page, err := c.Store.Query(ctx, l.Local, store.Filter{AddedAfter: after, Versions: []string{"all"}, Limit: 10000})
-			if err == nil {
-				backlog = fmt.Sprint(len(page.Versions))
-				if page.More {
-					backlog = ">" + backlog
-				}
-				lag = "0s"
-				if len(page.Versions) > 0 {
-					lag = now.Sub(page.Versions[0].DateAdded).Truncate(time.Millisecond).String()
-				}
-			}
-		case store.Pull:
-			if !l.LastSuccess.IsZero() {
-				lag = now.Sub(l.LastSuccess).Truncate(time.Millisecond).String()
-			}
-			backlog = remoteBacklog(ctx, c.Key, fst, l)
 		}
 		last := "-"
 		if !l.LastSuccess.IsZero() {
@@ -294,32 +294,6 @@ func peerStatus(ctx context.Context, e *env, args []string) int {
 		row(tw, l.Peer, l.Direction, l.Local, l.Remote, last, lag, backlog, fmt.Sprint(l.Synced), dash(l.Checkpoint), errMsg)
 	}
 	return flushTable(e, tw)
-}
-
-// remoteBacklog asks the peer how many versions wait after the pull
-// checkpoint (one manifest page, so it says ">1000" beyond that).
-func remoteBacklog(ctx context.Context, key ed25519.PrivateKey, fst federation.Store, l store.Link) string {
-	p, err := fst.Peer(ctx, l.Peer)
-	if err != nil {
-		return "?"
-	}
-	token, err := federation.OpenToken(key, p.Token)
-	if err != nil {
-		return "?"
-	}
-	cl, err := taxii.NewClient(taxii.ClientConfig{BaseURL: p.URL, User: p.User, Token: token, CAFile: p.CAFile, Insecure: p.Insecure, Timeout: 3 * time.Second})
-	if err != nil {
-		return "?"
-	}
-	m, err := cl.Manifest(ctx, l.Remote, taxii.Filter{AddedAfter: l.Checkpoint, Limit: 1000, Versions: []string{"all"}})
-	if err != nil {
-		return "?"
-	}
-	n := fmt.Sprint(len(m.Objects))
-	if m.More {
-		n = ">" + n
-	}
-	return n
 }
 
 // peerGroup adds the organisations of a peer cell to a local sharing

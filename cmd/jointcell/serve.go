@@ -220,6 +220,7 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		Key:      c.Key.Public().(ed25519.PublicKey),
 		NotFound: taxiiServer,
 		Logger:   logger,
+		Peers:    adminPeers(c),
 	})
 	handler := jcell.Handler(jcell.Routes{TAXII: taxiiServer, Admin: adminAPI, Auth: authn, Metrics: metrics})
 	if fed != nil {

@@ -63,7 +63,8 @@ type AuditLog interface {
 
 var _ AuditLog = (*audit.Log)(nil)
 
-// Config is what the handler needs; all fields but Logger are required.
+// Config is what the handler needs; all fields but Logger and Peers are
+// required.
 type Config struct {
 	Manager  Manager
 	Auth     Authenticator
@@ -72,6 +73,9 @@ type Config struct {
 	Key      ed25519.PublicKey // the cell's public key, served with checkpoints
 	NotFound http.Handler      // what anyone but an admin gets
 	Logger   *slog.Logger
+	// Peers manages federation peers; nil when the cell does not federate,
+	// and the peer routes then answer 404.
+	Peers PeerManager
 }
 
 // Handler is the admin API.
@@ -122,6 +126,11 @@ func (h *Handler) routes() {
 		{"/admin/audit/inclusion", map[string]endpoint{"GET": h.getInclusion}},
 		{"/admin/audit/consistency", map[string]endpoint{"GET": h.getConsistency}},
 		{"/admin/audit/entries", map[string]endpoint{"GET": h.getEntries}},
+		{"/admin/peers", map[string]endpoint{"GET": h.listPeers, "POST": h.createPeer}},
+		{"/admin/peers/{name}", map[string]endpoint{"GET": h.getPeer, "DELETE": h.removePeer}},
+		{"/admin/peers/{name}/links", map[string]endpoint{"GET": h.listLinks, "POST": h.createLink, "DELETE": h.removeLink}},
+		{"/admin/peers/{name}/status", map[string]endpoint{"GET": h.peerStatus}},
+		{"/admin/federation/status", map[string]endpoint{"GET": h.federationStatus}},
 	}
 	for _, rt := range table {
 		var allow []string

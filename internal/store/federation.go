@@ -62,10 +62,17 @@ type Federation interface {
 	PutPeer(ctx context.Context, p Peer) error // create or replace, by name
 	Peer(ctx context.Context, name string) (Peer, error)
 	ListPeers(ctx context.Context) ([]Peer, error)
+	// DeletePeer deletes a peer and its links in one transaction, and
+	// nothing else: the provenance it delivered and the objects stay.
+	// ErrNotFound when there is no such peer.
+	DeletePeer(ctx context.Context, name string) error
 
 	// PutLink creates a link; an existing one keeps its progress.
 	PutLink(ctx context.Context, l Link) error
 	ListLinks(ctx context.Context) ([]Link, error)
+	// DeleteLink deletes the link with l's key (Peer, Direction, Local,
+	// Remote), whatever its progress; ErrNotFound when there is none.
+	DeleteLink(ctx context.Context, l Link) error
 	// UpdateLink writes the progress fields (Checkpoint, LastSuccess,
 	// LastError, LastErrorAt, Synced) of an existing link.
 	UpdateLink(ctx context.Context, l Link) error
