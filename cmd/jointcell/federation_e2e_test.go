@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -70,15 +71,18 @@ func fedBinary(t testing.TB) string {
 
 // fedCell is one cell process.
 type fedCell struct {
-	t      testing.TB
-	name   string
-	dir    string
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:port of the current process
-	token  string // admin token
-	logMu  sync.Mutex
-	log    bytes.Buffer
-	exited chan struct{}
+	t     testing.TB
+	name  string
+	dir   string
+	cmd   *exec.Cmd
+	base  string // http://127.0.0.1:port of the current process
+	token string // admin token
+	// profiles is the URL of the process's runtime profiles when the
+	// benchmarks run with profileEnv set.
+	profiles string
+	logMu    sync.Mutex
+	log      bytes.Buffer
+	exited   chan struct{}
 }
 
 var fedListening = regexp.MustCompile(`listening on (http://[^" ]+)`)
@@ -93,7 +97,11 @@ func startFedCell(t testing.TB, name, dir string) *fedCell {
 func (c *fedCell) start() {
 	t := c.t
 	t.Helper()
-	cmd := exec.Command(fedBinary(t), "serve", "--data", c.dir, "--http", "--addr", "127.0.0.1:0", "--log-level", "info")
+	args := []string{"serve", "--data", c.dir, "--http", "--addr", "127.0.0.1:0", "--log-level", "info"}
+	if os.Getenv(profileEnv) != "" {
+		args = append(args, "--debug-addr", "127.0.0.1:0")
+	}
+	cmd := exec.Command(fedBinary(t), args...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -111,6 +119,11 @@ func (c *fedCell) start() {
 			c.logMu.Lock()
 			c.log.WriteString(line + "\n")
 			c.logMu.Unlock()
+			if m := fedProfiles.FindStringSubmatch(line); m != nil {
+				c.logMu.Lock()
+				c.profiles = m[1]
+				c.logMu.Unlock()
+			}
 			if m := fedListening.FindStringSubmatch(line); m != nil {
 				select {
 				case found <- m[1]:
@@ -135,6 +148,36 @@ func (c *fedCell) start() {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not listen:\n%s", c.name, c.logs())
 	}
+}
+
+// profileEnv names a folder: when set, the cells serve their runtime
+// profiles (serve --debug-addr) and BenchmarkFederationCatchUp writes CPU
+// profiles of both cells during the catch-up there (A.prof, B.prof).
+const profileEnv = "JOINTCELL_BENCH_PROFILE"
+
+var fedProfiles = regexp.MustCompile(`msg="serving runtime profiles" addr=(\S+)`)
+
+// cpuProfile fetches a CPU profile of the cell over d into file, in the
+// background; wait for the returned channel.
+func (c *fedCell) cpuProfile(d time.Duration, file string) <-chan error {
+	done := make(chan error, 1)
+	c.logMu.Lock()
+	base := c.profiles
+	c.logMu.Unlock()
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%sprofile?seconds=%d", base, int(d.Seconds())))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(file, b, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 // adminToken is the token printed on the cell's first start.
@@ -764,6 +807,17 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 	start := time.Now()
 	aCPU := processCPU(s.a.cmd.Process.Pid)
 	s.b.start()
+	if dir := os.Getenv(profileEnv); dir != "" {
+		// Profiles of the first seconds of the catch-up: choose a
+		// backlog that lasts longer.
+		pa := s.a.cpuProfile(3*time.Second, filepath.Join(dir, "A.prof"))
+		pb := s.b.cpuProfile(3*time.Second, filepath.Join(dir, "B.prof"))
+		defer func() {
+			if err := errors.Join(<-pa, <-pb); err != nil {
+				b.Errorf("profiles: %v", err)
+			}
+		}()
+	}
 	reader := s.b.client(b, s.b.base, "admin", s.b.adminToken())
 	for {
 		p, err := reader.GetObject(ctx, "froma", last, taxii.Filter{})

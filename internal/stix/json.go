@@ -1,9 +1,12 @@
 package stix
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -171,47 +174,131 @@ func scanNumber(b []byte, i int) (int, error) {
 // scanString checks the string starting at b[i] == '"' and returns the offset
 // after the closing quote and whether it contains escapes. Invalid UTF-8 is
 // rejected: RFC 8259 §8.1 requires UTF-8, and canonical ids depend on it.
+//
+// It is the hottest function of ingest and federation catch-up. It looks
+// for the closing quote eight bytes at a time, stopping only at a quote, a
+// backslash or a control character (RFC 8259 §7), and notes whether any
+// byte it read was 0x80 or more; only then is the string checked as
+// UTF-8, in one call. Escapes are ASCII, so checking the whole body is the same as
+// checking each run of other characters.
 func scanString(b []byte, i int) (end int, esc bool, err error) {
+	start := i + 1
+	var high uint64 // bytes passed over, ORed: a bit 7 set when one may not be ASCII
 	i++
-	for i < len(b) {
-		c := b[i]
-		switch {
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			high |= x // bytes past the stop only ever cost a needless check
+			if m := stopBytes(x); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && passOver(b[i]) {
+			high |= uint64(b[i])
+			i++
+		}
+		if i >= len(b) {
+			return stringErr(b, start, i, esc, high, "unterminated string")
+		}
+		switch c := b[i]; {
 		case c == '"':
+			if high&0x8080808080808080 != 0 && !utf8.Valid(b[start:i]) {
+				return stringErr(b, start, i, esc, high, "")
+			}
 			return i + 1, esc, nil
 		case c == '\\':
 			esc = true
 			if i+1 >= len(b) {
-				return i, esc, syntaxErr(i, "unterminated escape")
+				return stringErr(b, start, i, esc, high, "unterminated escape")
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) {
-					return i, esc, syntaxErr(i, "short \\u escape")
+					return stringErr(b, start, i, esc, high, "short \\u escape")
 				}
-				for _, h := range b[i+2 : i+6] {
-					if !isHex(h) {
-						return i, esc, syntaxErr(i, "invalid \\u escape")
-					}
+				if hex4(b[i+2:i+6]) < 0 {
+					return stringErr(b, start, i, esc, high, "invalid \\u escape")
 				}
 				i += 6
 			default:
-				return i, esc, syntaxErr(i, "invalid escape")
+				return stringErr(b, start, i, esc, high, "invalid escape")
 			}
-		case c < 0x20:
-			return i, esc, syntaxErr(i, "control character in string")
-		case c < utf8.RuneSelf:
-			i++
-		default:
-			r, n := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && n <= 1 {
-				return i, esc, syntaxErr(i, "invalid UTF-8")
-			}
-			i += n
+		default: // c < 0x20
+			return stringErr(b, start, i, esc, high, "control character in string")
 		}
 	}
-	return i, esc, syntaxErr(i, "unterminated string")
+}
+
+// stringErr returns scanString's result for the first problem of the
+// string whose body starts at b[start] and was scanned up to b[i], where
+// msg (if any) was found: a byte before i that is not UTF-8 comes first,
+// as the string is read from the left. The offset returned is the
+// problem's.
+func stringErr(b []byte, start, i int, esc bool, high uint64, msg string) (int, bool, error) {
+	if high&0x8080808080808080 != 0 {
+		for j := start; j < i; {
+			r, n := utf8.DecodeRune(b[j:i])
+			if r == utf8.RuneError && n <= 1 {
+				return j, bytes.IndexByte(b[start:j], '\\') >= 0, syntaxErr(j, "invalid UTF-8")
+			}
+			j += n
+		}
+	}
+	if msg == "" {
+		msg = "invalid UTF-8" // not reached: utf8.Valid and the loop agree
+	}
+	return i, esc, syntaxErr(i, msg)
+}
+
+// passOver reports whether scanString passes over c: anything but a quote,
+// a backslash or a control character.
+func passOver(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' }
+
+// plainASCII reports whether c may appear in a JSON string as itself and
+// needs no further look: printable ASCII other than '"' and '\\'.
+func plainASCII(c byte) bool { return c < utf8.RuneSelf && passOver(c) }
+
+// stopBytes sets the high bit of each byte of x (eight bytes of a string,
+// little-endian) that scanString does not pass over: per byte, x-0x20 sets
+// it when the byte is below 0x20, (x^'"')-1 when it is '"' and
+// (x^'\\')-1 when it is '\\', and &^x clears it for bytes of 0x80 and
+// more, which those subtractions also flag. The subtractions borrow from
+// the next byte only out of a byte that is flagged, so flags above the
+// lowest can be spurious; the lowest, all scanString uses, is exact.
+func stopBytes(x uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((x - ones*0x20) | (quote - ones) | (backslash - ones)) &^ x & highs
+}
+
+// hex4 decodes four hexadecimal digits, or returns -1.
+func hex4(h []byte) rune {
+	if len(h) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 func isHex(c byte) bool {
@@ -403,23 +490,25 @@ func (k jsonKind) String() string {
 	return "invalid"
 }
 
-// strContent returns the decoded content of a raw JSON string value. Without
-// escapes it is a sub-slice of v (no allocation).
+// strContent returns the decoded content of a raw JSON string value, as
+// the scanner delimits it. Without escapes it is a sub-slice of v (no
+// allocation).
 func strContent(v []byte) []byte {
 	if len(v) < 2 || v[0] != '"' {
 		return nil
 	}
 	inner := v[1 : len(v)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if json.Unmarshal(v, &s) != nil {
-				return inner
-			}
-			return []byte(s)
-		}
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner
 	}
-	return inner
+	if v[len(v)-1] != '"' {
+		return inner
+	}
+	out, ok := appendUnquoted(make([]byte, 0, len(inner)), inner, false)
+	if !ok {
+		return inner
+	}
+	return out
 }
 
 // keyContent decodes a raw object key as returned by objIter.next.
@@ -427,11 +516,86 @@ func keyContent(k []byte, esc bool) []byte {
 	if !esc {
 		return k
 	}
-	var s string
-	q := make([]byte, 0, len(k)+2)
-	q = append(append(append(q, '"'), k...), '"')
-	if json.Unmarshal(q, &s) != nil {
+	out, ok := appendUnquoted(make([]byte, 0, len(k)), k, false)
+	if !ok {
 		return k
 	}
-	return []byte(s)
+	return out
+}
+
+// appendUnquoted appends the content of s, the bytes between the quotes of
+// a JSON string, with its escapes decoded exactly as encoding/json decodes
+// them: a \u escape of a lone or misordered surrogate and a byte that is
+// not UTF-8 become U+FFFD (RFC 8259 §7, §8.2 leave them to the decoder).
+// With jcs set, the characters RFC 8785 §3.2.2.2 requires escaped are
+// escaped again, as JCS writes them, so the result is the body of the
+// canonical string. It reports false, as encoding/json fails, on an invalid
+// escape, a quote or a control character.
+func appendUnquoted(dst, s []byte, jcs bool) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return dst, false
+			}
+			r, n := rune(s[i+1]), 2 // the character, the length of its escape
+			switch r {
+			case '"', '\\', '/':
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			case 'u':
+				if r, n = hex4(s[i+2:]), 6; r < 0 {
+					return dst, false
+				}
+				if utf16.IsSurrogate(r) {
+					// Only a high surrogate directly followed by a \u
+					// escape of a low one is a character.
+					r2 := rune(-1)
+					if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+						r2 = hex4(s[i+8:])
+					}
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r, n = d, 12
+					} else {
+						r = utf8.RuneError
+					}
+				}
+			default:
+				return dst, false
+			}
+			i += n
+			if jcs {
+				dst = appendCanonicalRune(dst, r)
+			} else {
+				dst = utf8.AppendRune(dst, r)
+			}
+		case c == '"' || c < 0x20:
+			return dst, false
+		case c < utf8.RuneSelf:
+			j := i + 1
+			for j < len(s) && plainASCII(s[j]) {
+				j++
+			}
+			dst = append(dst, s[i:j]...)
+			i = j
+		default:
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+n]...)
+			}
+			i += n
+		}
+	}
+	return dst, true
 }

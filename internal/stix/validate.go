@@ -780,29 +780,32 @@ func (v *validator) ref(p *prop, val []byte) {
 		v.errorf("%s: %q %s (STIX 2.1 §2.9)", p.name, id, msg)
 		return
 	}
-	t := string(typ)
+	// string(typ) inside the comparisons and map lookups, which the
+	// compiler does without allocating; a string variable would be
+	// allocated for every reference, only ever needed for the message.
 	ok := true
 	switch p.refs {
 	case refTypes:
 		ok = false
 		for _, a := range p.refTypes {
-			if a == t {
+			if a == string(typ) {
 				ok = true
 				break
 			}
 		}
 	case refSDO:
-		ok = !v.cat.scos[t] && !v.cat.sros[t] && !v.cat.metas[t]
+		ok = !v.cat.scos[string(typ)] && !v.cat.sros[string(typ)] && !v.cat.metas[string(typ)]
 	case refSCO:
-		ok = !v.cat.sdos[t] && !v.cat.sros[t] && !v.cat.metas[t]
+		ok = !v.cat.sdos[string(typ)] && !v.cat.sros[string(typ)] && !v.cat.metas[string(typ)]
 	case refSDOorSCO:
-		ok = !v.cat.sros[t] && !v.cat.metas[t]
+		ok = !v.cat.sros[string(typ)] && !v.cat.metas[string(typ)]
 	case refSCOorSRO:
-		ok = !v.cat.sdos[t] && !v.cat.metas[t]
+		ok = !v.cat.sdos[string(typ)] && !v.cat.metas[string(typ)]
 	}
 	if ok {
 		return
 	}
+	t := string(typ)
 	want := map[refClass]string{refSDO: "an SDO", refSCO: "an SCO", refSDOorSCO: "an SDO or SCO", refSCOorSRO: "an SCO or SRO"}[p.refs]
 	if p.refs == refTypes {
 		want = strings.Join(p.refTypes, " or ")
