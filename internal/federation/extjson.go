@@ -31,8 +31,11 @@ func plain[T string | []byte](s T) bool {
 // omitted as encoding/json's omitempty does), or reports false when a
 // string needs escaping.
 func appendExt(dst []byte, e sigExt) ([]byte, bool) {
-	for _, s := range append([]string{e.ExtensionType, e.Cell, e.Signature, e.SignedBy, e.BatchRoot}, e.BatchProof...) {
-		if !plain(s) {
+	if !plain(e.ExtensionType) || !plain(e.Cell) || !plain(e.Signature) || !plain(e.SignedBy) || !plain(e.BatchRoot) {
+		return dst, false
+	}
+	for _, p := range e.BatchProof {
+		if !plain(p) {
 			return dst, false
 		}
 	}
@@ -142,7 +145,8 @@ func spliceExtension(body, eb []byte) ([]byte, bool) {
 // addExtension returns the JCS form of body (canonical, without the
 // provenance extension) with ext added as the provenance extension.
 func addExtension(body []byte, ext sigExt) ([]byte, error) {
-	if eb, ok := appendExt(nil, ext); ok {
+	size := 160 + len(ext.Cell) + len(ext.Signature) + len(ext.SignedBy) + len(ext.BatchRoot) + (len(ext.BatchRoot)+3)*len(ext.BatchProof)
+	if eb, ok := appendExt(make([]byte, 0, size), ext); ok {
 		if out, ok := spliceExtension(body, eb); ok {
 			return out, nil
 		}
