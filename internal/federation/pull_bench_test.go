@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jointcell/jointcell/internal/access"
 	"github.com/jointcell/jointcell/internal/marking"
+	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
 	"github.com/jointcell/jointcell/internal/store/sqlite"
 )
@@ -134,5 +136,46 @@ func TestStorePage(t *testing.T) {
 	prov, err := f.s.cfg.Store.Provenance(ctx, []string{"indicator--00000000-1111-4000-8000-000000000000"})
 	if err != nil || prov["indicator--00000000-1111-4000-8000-000000000000"].Cell != Fingerprint(f.keyA.Public().(ed25519.PublicKey)) {
 		t.Fatalf("provenance: %+v, %v", prov, err)
+	}
+}
+
+// TestRefusedByStore covers the race of two paths: a version stored by one
+// link while another admitted the same version from a different batch (so
+// with other bytes) is a duplicate; a different content under the same
+// version is a rejection.
+func TestRefusedByStore(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	attempts := 0
+	first := f.page(t, 0, 3)
+	if _, err := f.s.storePage(ctx, f.sn, f.peer, f.coll, f.link, first, "2026-01-01T00:00:00.000001Z", &attempts); err != nil {
+		t.Fatal(err)
+	}
+	// The same three objects signed in a batch of four: other bytes.
+	again := f.page(t, 0, 4)[:3]
+	// And one with the id and version of the first but another content.
+	other := bytes.Replace(first[0], []byte("catch-up 0"), []byte("catch-up X"), 1)
+	conflict, errs := SignBatch([][]byte{other}, f.keyA, f.acme)
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	var vs []store.Version
+	for _, raw := range append(again, conflict[0]) {
+		o, err := stix.DecodeObject(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, store.Version{Object: o, Audience: []string{store.ReaderCommunity}})
+	}
+	if bytes.Equal(vs[0].Object.Raw, first[0]) {
+		t.Fatal("the second batch signed the same bytes: the test proves nothing")
+	}
+	res, err := f.s.cfg.Store.AddVersions(ctx, f.coll.ID, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, refused, err := f.s.refusedByStore(ctx, f.coll.ID, vs, res)
+	if err != nil || same != 3 || len(refused) != 1 || refused[0].ID != vs[3].Object.ID {
+		t.Fatalf("refusedByStore = %d, %+v, %v; want 3 duplicates and the conflicting version refused", same, refused, err)
 	}
 }

@@ -395,6 +395,13 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 	}
 	added, dup := tally(res)
 	next.Synced += int64(added) // AddVersionsAt stored it so
+	same, refused, err := s.refusedByStore(ctx, coll.ID, vs, res)
+	if err != nil {
+		s.log.Error("check versions the store refused", "peer", p.Name, "err", err)
+	}
+	dup += same
+	s.rejected(ctx, p, coll.ID, refused)
+	rejects = append(rejects, refused...)
 	s.count(p.Name, store.Pull, "added", added)
 	s.count(p.Name, store.Pull, "duplicate", dup)
 	s.count(p.Name, store.Pull, "rejected", len(rejects))
@@ -411,6 +418,35 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 	}
 	*attempts = 0
 	return next, nil
+}
+
+// refusedByStore sorts the versions the store refused (res): a version
+// that another path (a second link, a peer's push) stored a moment before,
+// signed in another batch, is a duplicate; anything else is a rejection,
+// audited like the others.
+func (s *Service) refusedByStore(ctx context.Context, collID string, vs []store.Version, res []store.AddResult) (same int, refused []*Rejection, err error) {
+	known := map[string]store.Provenance{}
+	for i, r := range res {
+		if r.Outcome == store.Rejected {
+			known[vs[i].Object.ID] = store.Provenance{}
+		}
+	}
+	if len(known) == 0 {
+		return 0, nil, nil
+	}
+	stored, err := s.storedVersions(ctx, collID, known)
+	for i, r := range res {
+		if r.Outcome != store.Rejected {
+			continue
+		}
+		o := vs[i].Object
+		if st, ok := stored[o.ID+"|"+o.Version()]; ok && sameContent(st.Raw, o.Raw) {
+			same++
+			continue
+		}
+		refused = append(refused, &Rejection{ID: o.ID, Reason: "refused by the store: " + r.Message})
+	}
+	return same, refused, err
 }
 
 func tally(res []store.AddResult) (added, dup int) {
