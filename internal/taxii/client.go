@@ -46,6 +46,7 @@ type Client struct {
 	mu         sync.Mutex
 	apiRootURL string            // resolved lazily from discovery when not given
 	aliases    map[string]string // alias -> id, for servers that route by id only
+	bufs       sync.Pool         // of *bytes.Buffer, for bodies of unknown length
 }
 
 // HTTPError is a non-2xx answer. TAXII holds the server's error message when
@@ -145,6 +146,8 @@ func (f Filter) values() url.Values {
 }
 
 // ObjectsPage is one page of objects with its X-TAXII-Date-Added headers.
+// The objects share one buffer, the body of the response, so keeping one
+// of them keeps the page's body in memory.
 type ObjectsPage struct {
 	Objects        []json.RawMessage
 	More           bool
@@ -155,6 +158,16 @@ type ObjectsPage struct {
 
 // do sends one request and decodes a 2xx JSON body into out (when not nil).
 func (c *Client) do(ctx context.Context, method, u string, body []byte, out any) (http.Header, error) {
+	var decode func([]byte) error
+	if out != nil {
+		decode = func(data []byte) error { return json.Unmarshal(data, out) }
+	}
+	return c.send(ctx, method, u, body, decode)
+}
+
+// send sends one request and hands a 2xx body that is not empty to decode
+// (when not nil).
+func (c *Client) send(ctx context.Context, method, u string, body []byte, decode func([]byte) error) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -181,7 +194,7 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, out any)
 		return nil, fmt.Errorf("taxii: %s %s: %w", method, u, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := c.readBody(resp)
 	if err != nil {
 		return nil, fmt.Errorf("taxii: %s %s: read body: %w", method, u, err)
 	}
@@ -193,10 +206,10 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, out any)
 		}
 		return resp.Header, he
 	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+	if decode == nil || len(bytes.TrimSpace(data)) == 0 {
 		return resp.Header, nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := decode(data); err != nil {
 		ct := resp.Header.Get("Content-Type")
 		if t, _, perr := mime.ParseMediaType(ct); perr != nil || !strings.HasSuffix(t, "json") {
 			return resp.Header, fmt.Errorf("taxii: %s %s: unexpected content type %q: %w", method, u, ct, err)
@@ -204,6 +217,39 @@ func (c *Client) do(ctx context.Context, method, u string, body []byte, out any)
 		return resp.Header, fmt.Errorf("taxii: %s %s: decode: %w", method, u, err)
 	}
 	return resp.Header, nil
+}
+
+// maxLengthHint bounds the buffer readBody sizes by a Content-Length before
+// any of the body has arrived, so that a header alone cannot make the
+// client allocate more than that; a longer body is read as it arrives.
+const maxLengthHint = DefaultMaxContentLength
+
+// maxPooled is the largest read buffer the client keeps for reuse.
+const maxPooled = 16 << 20
+
+// readBody reads a response body into a buffer of its size. The decoded
+// objects of a page are sub-slices of it, so it cannot be reused, but it
+// can be allocated once: with a Content-Length, at that size (and a little
+// slack to see the end); without one (a large page is usually chunked), by
+// reading into a reused buffer and copying the body out, where io.ReadAll
+// would allocate and copy its growing buffers again for every page.
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxLengthHint {
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err := buf.ReadFrom(resp.Body)
+		return buf.Bytes(), err
+	}
+	buf, _ := c.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	_, err := buf.ReadFrom(resp.Body)
+	data := bytes.Clone(buf.Bytes())
+	if buf.Cap() <= maxPooled {
+		c.bufs.Put(buf)
+	}
+	return data, err
 }
 
 // Discovery fetches the discovery resource (TAXII 2.1 §4.1).
@@ -278,6 +324,15 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) (h
 	return c.do(ctx, http.MethodGet, u, nil, out)
 }
 
+// getWith is get with a decoder of its own for the body.
+func (c *Client) getWith(ctx context.Context, path string, q url.Values, decode func([]byte) error) (http.Header, error) {
+	u, err := c.url(ctx, path, q)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, http.MethodGet, u, nil, decode)
+}
+
 // APIRoot fetches the API root resource (TAXII 2.1 §4.2).
 func (c *Client) APIRoot(ctx context.Context) (*APIRoot, error) {
 	var a APIRoot
@@ -348,7 +403,10 @@ func (c *Client) Collection(ctx context.Context, collection string) (*Collection
 func (c *Client) Manifest(ctx context.Context, collection string, f Filter) (*Manifest, error) {
 	var m Manifest
 	err := c.withCollection(ctx, collection, func(name string) error {
-		_, err := c.get(ctx, collPath(name, "manifest"), f.values(), &m)
+		_, err := c.getWith(ctx, collPath(name, "manifest"), f.values(), func(data []byte) (err error) {
+			m, err = decodeManifestBody(data)
+			return err
+		})
 		return err
 	})
 	if err != nil {
@@ -362,7 +420,10 @@ func (c *Client) objectsPage(ctx context.Context, collection string, rest []stri
 	var h http.Header
 	err := c.withCollection(ctx, collection, func(name string) error {
 		var err error
-		h, err = c.get(ctx, collPath(name, rest...), f.values(), &env)
+		h, err = c.getWith(ctx, collPath(name, rest...), f.values(), func(data []byte) (err error) {
+			env, err = decodeEnvelopeBody(data)
+			return err
+		})
 		return err
 	})
 	if err != nil {
@@ -393,7 +454,10 @@ func (c *Client) GetObject(ctx context.Context, collection, objectID string, f F
 func (c *Client) Versions(ctx context.Context, collection, objectID string, f Filter) (*Versions, error) {
 	var v Versions
 	err := c.withCollection(ctx, collection, func(name string) error {
-		_, err := c.get(ctx, collPath(name, "objects", objectID, "versions"), f.values(), &v)
+		_, err := c.getWith(ctx, collPath(name, "objects", objectID, "versions"), f.values(), func(data []byte) (err error) {
+			v, err = decodeVersionsBody(data)
+			return err
+		})
 		return err
 	})
 	if err != nil {

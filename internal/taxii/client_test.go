@@ -229,3 +229,93 @@ func TestClientStopsWhenServerGivesNoWayOn(t *testing.T) {
 		t.Fatalf("got %v, want ErrNoProgress", err)
 	}
 }
+
+// TestClientPageErrors checks that a malformed page is an error that names
+// the request, for each paged endpoint, and says what is wrong with it.
+func TestClientPageErrors(t *testing.T) {
+	var body, contentType string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		fmt.Fprint(w, body)
+	}))
+	defer ts.Close()
+	c, err := NewClient(ClientConfig{BaseURL: ts.URL + "/api/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	calls := map[string]func() error{
+		"collections/c/objects/": func() error { _, err := c.GetObjects(ctx, "c", Filter{}); return err },
+		"collections/c/objects/x/": func() error {
+			_, err := c.GetObject(ctx, "c", "x", Filter{})
+			return err
+		},
+		"collections/c/manifest/": func() error { _, err := c.Manifest(ctx, "c", Filter{}); return err },
+		"collections/c/objects/x/versions/": func() error {
+			_, err := c.Versions(ctx, "c", "x", Filter{})
+			return err
+		},
+	}
+	for _, tc := range []struct {
+		body, contentType, want string
+	}{
+		{`{"more":true,"objects":[{"id":"a"}`, MediaTypeTAXII, "decode: unexpected end of JSON input"},
+		{`{"more":true,"more":false}`, MediaTypeTAXII, `decode: duplicate member "more"`},
+		{`{"next":7}`, MediaTypeTAXII, "decode: next must be a JSON string, not a number"},
+		{`{"objects":[]} []`, "application/json", "decode: invalid character '['"},
+		{`[]`, MediaTypeTAXII, "decode: the body must be a JSON object, not a list"},
+		{`<html>gateway error</html>`, "text/html", `unexpected content type "text/html": invalid character '<'`},
+	} {
+		body, contentType = tc.body, tc.contentType
+		for path, call := range calls {
+			err := call()
+			prefix := "taxii: GET " + ts.URL + "/api/" + path + ": "
+			if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s %q: got %v, want %s...%s", path, tc.body, err, prefix, tc.want)
+			}
+		}
+	}
+}
+
+// TestClientReadsPagesWhole checks that pages read with a Content-Length
+// and chunked decode alike, and that the objects of one page stay intact
+// while the client reads the next ones into its reused buffer.
+func TestClientReadsPagesWhole(t *testing.T) {
+	pages := make([][]byte, 4)
+	for i := range pages {
+		pages[i] = envelope(benchObjects(i*50, 50)...) // large enough to be chunked
+	}
+	var chunked bool
+	var n atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := pages[int(n.Add(1)-1)%len(pages)]
+		if !chunked {
+			w.Header().Set("Content-Length", fmt.Sprint(len(page)))
+		}
+		_, _ = w.Write(page)
+	}))
+	defer ts.Close()
+	c, err := NewClient(ClientConfig{BaseURL: ts.URL + "/api/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunked = range []bool{false, true} {
+		var kept [][]json.RawMessage
+		for range pages {
+			p, err := c.GetObjects(t.Context(), "c", Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, p.Objects)
+		}
+		for i, objs := range kept {
+			want, err := decodeEnvelopeBody(pages[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameResource(Envelope{Objects: objs}, want) {
+				t.Errorf("chunked %v: page %d changed after the pages that followed it", chunked, i)
+			}
+		}
+	}
+}
