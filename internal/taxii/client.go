@@ -35,7 +35,17 @@ type ClientConfig struct {
 	StatusWait time.Duration
 	HTTPClient *http.Client // overrides CAFile, Insecure and Timeout
 	UserAgent  string
+	// MaxResponse bounds the size of a response body, so that a server
+	// cannot exhaust the client's memory; default 256 MiB (a page of 1000
+	// objects of the largest size jointcell accepts by default, with room).
+	MaxResponse int64
 }
+
+// DefaultMaxResponse is ClientConfig.MaxResponse's default.
+const DefaultMaxResponse = 256 << 20
+
+// ErrResponseTooLarge is returned for a response body over MaxResponse.
+var ErrResponseTooLarge = errors.New("response body exceeds the client's limit")
 
 // Client is a TAXII 2.1 client. It is liberal in what it accepts so that it
 // works with any TAXII 2.1 server, jointcell or not.
@@ -234,9 +244,25 @@ const maxPooled = 16 << 20
 // reading into a reused buffer and copying the body out, where io.ReadAll
 // would allocate and copy its growing buffers again for every page.
 func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	limit := c.cfg.MaxResponse
+	if limit <= 0 {
+		limit = DefaultMaxResponse
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w (%d bytes announced, limit %d)", ErrResponseTooLarge, resp.ContentLength, limit)
+	}
+	body := io.LimitReader(resp.Body, limit+1)
+	data, err := c.readLimited(resp, body)
+	if err == nil && int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w (limit %d bytes)", ErrResponseTooLarge, limit)
+	}
+	return data, err
+}
+
+func (c *Client) readLimited(resp *http.Response, body io.Reader) ([]byte, error) {
 	if n := resp.ContentLength; n >= 0 && n <= maxLengthHint {
 		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
-		_, err := buf.ReadFrom(resp.Body)
+		_, err := buf.ReadFrom(body)
 		return buf.Bytes(), err
 	}
 	buf, _ := c.bufs.Get().(*bytes.Buffer)
@@ -244,7 +270,7 @@ func (c *Client) readBody(resp *http.Response) ([]byte, error) {
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
-	_, err := buf.ReadFrom(resp.Body)
+	_, err := buf.ReadFrom(body)
 	data := bytes.Clone(buf.Bytes())
 	if buf.Cap() <= maxPooled {
 		c.bufs.Put(buf)

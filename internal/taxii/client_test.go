@@ -1,6 +1,7 @@
 package taxii
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -317,5 +319,36 @@ func TestClientReadsPagesWhole(t *testing.T) {
 				t.Errorf("chunked %v: page %d changed after the pages that followed it", chunked, i)
 			}
 		}
+	}
+}
+
+// TestClientResponseLimit: a server cannot make the client read without
+// bound, whether it announces the length or streams the body.
+func TestClientResponseLimit(t *testing.T) {
+	page := []byte(`{"more":false,"objects":[` + strings.Repeat(`{"type":"x","id":"x--1","pad":"`+strings.Repeat("a", 1000)+`"},`, 50) + `{"type":"x","id":"x--2"}]}`)
+	for _, chunked := range []bool{false, true} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", MediaTypeTAXII)
+			if !chunked {
+				w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+			}
+			w.Write(page)
+			if chunked {
+				w.(http.Flusher).Flush()
+			}
+		}))
+		c, err := NewClient(ClientConfig{BaseURL: srv.URL + "/api/", MaxResponse: 10_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetObjects(context.Background(), "9b4c2a1e-0000-4000-8000-000000000001", Filter{})
+		if !errors.Is(err, ErrResponseTooLarge) {
+			t.Errorf("chunked=%v: err = %v, want ErrResponseTooLarge", chunked, err)
+		}
+		c2, _ := NewClient(ClientConfig{BaseURL: srv.URL + "/api/", MaxResponse: int64(len(page))})
+		if _, err := c2.GetObjects(context.Background(), "9b4c2a1e-0000-4000-8000-000000000001", Filter{}); err != nil {
+			t.Errorf("chunked=%v: a body of exactly the limit: %v", chunked, err)
+		}
+		srv.Close()
 	}
 }
