@@ -287,6 +287,12 @@ func e2eCommunity(t *testing.T, s *e2eServer, dir string) e2eSetup {
 	if gid := e2eCLI(t, "group", "create", "--data", dir, "ab", "--orgs", "a,b"); !strings.HasPrefix(gid, "marking-definition--") {
 		t.Fatalf("group create printed %q", gid)
 	}
+	if out := e2eCLI(t, "group", "add", "--data", dir, "ab", "--orgs", "c"); out != "ab: a,b,c" {
+		t.Fatalf("group add printed %q", out)
+	}
+	if out := e2eCLI(t, "group", "remove", "--data", dir, "ab", "--orgs", "c"); out != "ab: a,b" {
+		t.Fatalf("group remove printed %q", out)
+	}
 
 	// The permission matrix (read / write):
 	//   shared: a,b / a     wonly: - / b     cpriv: c / c (admin API)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	jcell "github.com/jointcell/jointcell/internal/cell"
@@ -59,6 +60,10 @@ func groupChange(ctx context.Context, e *env, name string, args []string, op fun
 	}
 	if printID {
 		fmt.Fprintln(e.stdout, g.MarkingID)
+	} else {
+		// The members after the change, so that the operator sees what
+		// the group now shares with.
+		fmt.Fprintf(e.stdout, "%s: %s\n", g.Name, dash(strings.Join(slices.Sorted(slices.Values(g.MemberNames)), ",")))
 	}
 	return 0
 }

@@ -44,7 +44,7 @@ func cmdValidate(_ context.Context, e *env, args []string) int {
 		}
 		_, probs, err := stix.ValidateJSON(data, opts)
 		if err != nil {
-			fmt.Fprintf(e.stdout, "%s: : : %v\n", name, err)
+			fmt.Fprintf(e.stdout, "%s: %v\n", name, err)
 			code = 1
 			continue
 		}

@@ -38,7 +38,7 @@ func TestValidateCommand(t *testing.T) {
 		{"should passes by default", []string{should}, "", 0, "", ""},
 		{"should fails strict", []string{"--strict", should}, "", 1, should + ": ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd: id: (should) id", ""},
 		{"stdin", []string{"-"}, `{"type":"mutex","id":"mutex--eba44954-d4e4-5d3b-814c-2b17dd8de300"}`, 1, "-: mutex--eba44954-d4e4-5d3b-814c-2b17dd8de300: name: name is required", ""},
-		{"not json", []string{notJSON}, "", 1, notJSON + ": : : stix:", ""},
+		{"not json", []string{notJSON}, "", 1, notJSON + ": stix:", ""},
 		{"invalid pattern", []string{badPattern}, "", 1, badPattern + ": indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: pattern: pattern is not a valid STIX pattern", ""},
 		{"no id", []string{noID}, "", 1, noID + ": : id: id is required", ""},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, "", 1, "", "jointcell: validate: read"},
