@@ -296,8 +296,12 @@ func (m *medallionStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			idx = rec[1].([]int)
 			delete(m.pages, n)
 		} else {
+			// medallion filters by date_added > added_after.
+			after, _ := time.Parse(time.RFC3339Nano, q.Get("added_after"))
 			for i := range m.objs {
-				idx = append(idx, i)
+				if m.added[i].After(after) {
+					idx = append(idx, i)
+				}
 			}
 		}
 		page, rest := idx[:min(limit, len(idx))], idx[min(limit, len(idx)):]

@@ -48,38 +48,6 @@ func (c *clientFlags) client() (*taxii.Client, error) {
 	})
 }
 
-// envelopeOverhead is the size of `{"objects":[]}`.
-const envelopeOverhead = len(`{"objects":[]}`)
-
-// maxEnvelopeObjects bounds an envelope in objects as well as bytes, so
-// that one status stays a reasonable size.
-const maxEnvelopeObjects = 10000
-
-// splitEnvelopes groups objects into envelopes of at most limit bytes.
-// Objects that alone exceed the limit are returned apart: no server
-// would take them.
-func splitEnvelopes(objs []stix.Object, limit int64) (batches [][]json.RawMessage, tooBig []stix.Object) {
-	var cur []json.RawMessage
-	size := int64(envelopeOverhead)
-	for _, o := range objs {
-		n := int64(len(o.Raw)) + 1 // the comma
-		if int64(envelopeOverhead)+n > limit {
-			tooBig = append(tooBig, o)
-			continue
-		}
-		if len(cur) > 0 && (size+n > limit || len(cur) == maxEnvelopeObjects) {
-			batches = append(batches, cur)
-			cur, size = nil, int64(envelopeOverhead)
-		}
-		cur = append(cur, o.Raw)
-		size += n
-	}
-	if len(cur) > 0 {
-		batches = append(batches, cur)
-	}
-	return batches, tooBig
-}
-
 func cmdPush(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("push", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -123,10 +91,15 @@ func cmdPush(ctx context.Context, e *env, args []string) int {
 	if limit <= 0 {
 		limit = taxii.DefaultMaxContentLength
 	}
-	batches, tooBig := splitEnvelopes(objs, limit)
+	raws := make([]json.RawMessage, len(objs))
+	for i, o := range objs {
+		raws[i] = o.Raw
+	}
+	batches, tooBig := taxii.SplitEnvelopes(raws, limit)
 
 	var failures []taxii.StatusDetail
-	for _, o := range tooBig {
+	for _, i := range tooBig {
+		o := objs[i]
 		failures = append(failures, taxii.StatusDetail{ID: o.ID, Version: o.Version(), Message: fmt.Sprintf("larger than the server's max_content_length (%d bytes); not sent", limit)})
 	}
 	succeeded, pending, sent := 0, 0, 0

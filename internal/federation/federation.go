@@ -314,6 +314,18 @@ func (sn *snapshot) keyFor(fp string) (ed25519.PublicKey, bool) {
 	return ed25519.PublicKey(p.PublicKey), true
 }
 
+// verifyKey is keyFor plus this cell's own key, so that an object this
+// cell signed is recognised when a peer serves it back.
+func (s *Service) verifyKey(sn *snapshot) func(string) (ed25519.PublicKey, bool) {
+	own := s.cfg.Key.Public().(ed25519.PublicKey)
+	return func(fp string) (ed25519.PublicKey, bool) {
+		if fp == s.fp {
+			return own, true
+		}
+		return sn.keyFor(fp)
+	}
+}
+
 // peerKeys are the reader keys standing for a peer cell: anyone, the
 // community (GREEN is for every organisation of this cell and its peers),
 // each organisation of the peer, and every sharing group naming one of
@@ -445,6 +457,10 @@ type Rejection struct {
 	// Transient is true when retrying may succeed (a signature broken in
 	// transit), false when the object itself is refused.
 	Transient bool
+	// Own is true for an object this cell signed, back from a peer (a
+	// TAXII server that is not a cell serves what it was sent): it is not
+	// stored again, nor audited as a refusal.
+	Own bool
 }
 
 func (r *Rejection) Error() string { return r.Reason }
@@ -464,6 +480,8 @@ func (s *Service) admit(ctx context.Context, sn *snapshot, p store.Peer, c store
 	cell := "peer:" + p.Name
 	sig, err := vr.sig, vr.err
 	switch {
+	case err == nil && sig.Cell == s.fp:
+		return store.Version{}, store.Provenance{}, &Rejection{ID: o.ID, Reason: "signed by this cell: back from the peer", Own: true}
 	case err == nil:
 		cell = sig.Cell
 	case errors.Is(err, ErrUnsigned) && p.PublicKey == nil:
@@ -515,6 +533,7 @@ func (s *Service) admit(ctx context.Context, sn *snapshot, p store.Peer, c store
 
 // rejected audits and logs refused objects of one batch.
 func (s *Service) rejected(ctx context.Context, p store.Peer, collID string, rs []*Rejection) {
+	rs = slices.DeleteFunc(slices.Clone(rs), func(r *Rejection) bool { return r.Own })
 	if len(rs) == 0 {
 		return
 	}

@@ -404,13 +404,20 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 	rejects = append(rejects, refused...)
 	s.count(p.Name, store.Pull, "added", added)
 	s.count(p.Name, store.Pull, "duplicate", dup)
-	s.count(p.Name, store.Pull, "rejected", len(rejects))
+	own := 0
+	for _, r := range rejects {
+		if r.Own {
+			own++
+		}
+	}
+	s.count(p.Name, store.Pull, "own", own)
+	s.count(p.Name, store.Pull, "rejected", len(rejects)-own)
 	if s.m.batch != nil {
 		s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Pull)
 	}
 	if len(raws) > 0 {
 		s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", len(raws),
-			"added", added, "duplicates", dup, "rejected", len(rejects), "checkpoint", next.Checkpoint)
+			"added", added, "duplicates", dup, "own", own, "rejected", len(rejects)-own, "checkpoint", next.Checkpoint)
 	}
 	if transient && *attempts+1 < maxAttempts {
 		*attempts++
@@ -499,9 +506,10 @@ func parallel(n int, fn func(i int)) {
 // result has one entry per object.
 func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]admitted, error) {
 	pre := make([]verification, len(objs))
+	keyFor := s.verifyKey(sn)
 	parallel(len(objs), func(i int) {
 		pre[i].problems = validationError(objs[i])
-		pre[i].sig, pre[i].err = Verify(objs[i].Raw, sn.keyFor)
+		pre[i].sig, pre[i].err = Verify(objs[i].Raw, keyFor)
 	})
 	known, err := s.provenanceOf(ctx, objs)
 	if err != nil {
@@ -583,12 +591,29 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 		if err != nil {
 			return false, err
 		}
-		st, err := c.AddObjects(ctx, cur.Remote, out)
+		// Envelopes no larger than the peer's max_content_length (TAXII
+		// 2.1 §4.2): a page of large objects may need several.
+		root, err := c.APIRoot(ctx)
 		if err != nil {
 			return false, fmt.Errorf("federation: push to %s: %w", l.Peer, err)
 		}
-		if st.Status != taxii.StatusComplete {
-			return false, fmt.Errorf("federation: push to %s: status %s still %s", l.Peer, st.ID, st.Status)
+		limit := root.MaxContentLength
+		if limit <= 0 {
+			limit = taxii.DefaultMaxContentLength
+		}
+		batches, tooBig := taxii.SplitEnvelopes(out, limit)
+		var st taxii.Status
+		for _, b := range batches {
+			bs, err := c.AddObjects(ctx, cur.Remote, b)
+			if err != nil {
+				return false, fmt.Errorf("federation: push to %s: %w", l.Peer, err)
+			}
+			if bs.Status != taxii.StatusComplete {
+				return false, fmt.Errorf("federation: push to %s: status %s still %s", l.Peer, bs.ID, bs.Status)
+			}
+			st.SuccessCount += bs.SuccessCount
+			st.FailureCount += bs.FailureCount
+			st.Failures = append(st.Failures, bs.Failures...)
 		}
 		if st.FailureCount > 0 {
 			msg := "rejected by the peer"
@@ -603,9 +628,16 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 			next.LastError, next.LastErrorAt = fmt.Sprintf("%d objects refused: %s", st.FailureCount, msg), s.cfg.Now()
 		}
 		*attempts = 0
+		// An object larger than the peer takes is not retried: it never
+		// will fit. It is logged, counted and shown in the link's status.
+		for _, i := range tooBig {
+			msg := fmt.Sprintf("%s: larger than the peer's max_content_length (%d bytes); not sent", objectID(out[i]), limit)
+			s.log.Error("push: object too large for the peer", "peer", l.Peer, "object", objectID(out[i]), "bytes", len(out[i]), "limit", limit)
+			next.LastError, next.LastErrorAt = msg, s.cfg.Now()
+		}
 		next.Synced += int64(st.SuccessCount)
 		s.count(p.Name, store.Push, "pushed", st.SuccessCount)
-		s.count(p.Name, store.Push, "rejected", st.FailureCount)
+		s.count(p.Name, store.Push, "rejected", st.FailureCount+len(tooBig))
 	}
 	s.count(p.Name, store.Push, "withheld", withheld)
 	next.LastSuccess = s.cfg.Now()
@@ -620,6 +652,17 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	}
 	s.log.Info("pushed", "peer", p.Name, "local", coll.ID, "remote", cur.Remote, "sent", len(out), "withheld", withheld, "checkpoint", next.Checkpoint)
 	return page.More, nil
+}
+
+// objectID returns the id of a JSON object, for messages.
+func objectID(raw []byte) string {
+	var o struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &o) != nil || o.ID == "" {
+		return "?"
+	}
+	return o.ID
 }
 
 // storedVersions returns the versions stored in collection collID of the
