@@ -311,6 +311,7 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	// verifies and stores page n. Only the storing side moves the
 	// checkpoint, so a page fetched ahead and dropped on an error is
 	// simply fetched again.
+	remote := cur.Remote // cur belongs to the storing goroutine from here
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	pages := make(chan *taxii.ObjectsPage)
@@ -326,7 +327,7 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 		}
 		stored <- err
 	}()
-	ferr := c.Iterate(fetchCtx, cur.Remote, f, func(page *taxii.ObjectsPage) error {
+	ferr := c.Iterate(fetchCtx, remote, f, func(page *taxii.ObjectsPage) error {
 		select {
 		case pages <- page:
 			return nil
