@@ -95,7 +95,7 @@ func TestFederationForeignServer(t *testing.T) {
 		return ids
 	}
 	settled := func(wantStub, wantIn int) (map[string]int, map[string]int) {
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			s, i := stubIDs(), inIDs()
 			if len(s) >= wantStub && len(i) >= wantIn {

@@ -207,7 +207,7 @@ func newRelaySetup(t *testing.T) *relaySetup {
 
 	// AMBER objects marked with the group are refused by C until it knows
 	// the group, so nothing is published before.
-	waitFor(t, 15*time.Second, "C to install A's group", func() bool {
+	waitFor(t, 40*time.Second, "C to install A's group", func() bool {
 		var gs struct {
 			Groups []struct {
 				Name      string `json:"name"`
@@ -422,7 +422,7 @@ func (s *relaySetup) linksIdle(t testing.TB) string {
 // settle waits until every link has handled everything there is.
 func (s *relaySetup) settle(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		msg := s.linksIdle(t)
 		if msg == "" {
@@ -524,7 +524,7 @@ func TestFederationRelay(t *testing.T) {
 		slices.Sort(w)
 	}
 
-	waitFor(t, 20*time.Second, "C to hold what the rules let reach it", func() bool {
+	waitFor(t, 40*time.Second, "C to hold what the rules let reach it", func() bool {
 		if r := s.audit(t, s.c, "provenance.reject"); len(r) > 0 {
 			t.Fatalf("C rejected objects of the honest cells: %+v", r)
 		}
@@ -627,7 +627,7 @@ func TestFederationRelay(t *testing.T) {
 					t.Fatalf("B refused the version it should relay: %+v", st)
 				}
 				var rej []relayEntry
-				waitFor(t, 15*time.Second, "C to audit the rejection", func() bool {
+				waitFor(t, 40*time.Second, "C to audit the rejection", func() bool {
 					rej = s.rejected(t, s.c, o.ID)
 					return len(rej) > 0
 				})
@@ -657,7 +657,7 @@ func TestFederationRelay(t *testing.T) {
 		if st, err := acme.AddObjects(ctx, "viab", []json.RawMessage{obj}); err != nil || st.SuccessCount != 1 {
 			t.Fatalf("publish in A: %v %+v", err, st)
 		}
-		waitFor(t, 15*time.Second, "C to audit the altered object", func() bool {
+		waitFor(t, 40*time.Second, "C to audit the altered object", func() bool {
 			return len(s.rejected(t, s.c, relayID(40))) > 0
 		})
 		if n := len(s.versions(t, s.c, "feed")[relayID(40)]); n != 0 {
@@ -668,7 +668,7 @@ func TestFederationRelay(t *testing.T) {
 		}
 		s.pb.tamper.Store("")
 		var vs []json.RawMessage
-		waitFor(t, 15*time.Second, "C to store the true version", func() bool {
+		waitFor(t, 40*time.Second, "C to store the true version", func() bool {
 			vs = s.versions(t, s.c, "feed")[relayID(40)]
 			return len(vs) > 0
 		})
