@@ -136,7 +136,9 @@ func (g *Guard) AdmitBatch(ctx context.Context, p access.Principal, c store.Coll
 	if !g.pol.CanWrite(p, c) {
 		return fill(fmt.Errorf("%w: you may not add objects to this collection", access.ErrDenied))
 	}
-	res, err := g.s.admitAll(ctx, sn, peer, c, objs)
+	// The TAXII server validated the objects before asking
+	// (taxii.BatchAdmitter).
+	res, err := g.s.admitAll(ctx, sn, peer, c, objs, true)
 	if err != nil {
 		return fill(err)
 	}

@@ -364,7 +364,7 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 		}
 		objs = append(objs, o)
 	}
-	admitted, err := s.admitAll(ctx, sn, p, coll, objs)
+	admitted, err := s.admitAll(ctx, sn, p, coll, objs, false)
 	if err != nil {
 		return cur, err
 	}
@@ -504,12 +504,15 @@ func parallel(n int, fn func(i int)) {
 // (STIX validation and the provenance signature, the dearest parts) run
 // in parallel, then the write rules run in order, since an object may need
 // a marking definition or an earlier version from the same batch. The
-// result has one entry per object.
-func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]admitted, error) {
+// result has one entry per object. validated says the objects have passed
+// STIX validation already (the TAXII server validates what is posted).
+func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, validated bool) ([]admitted, error) {
 	pre := make([]verification, len(objs))
 	keyFor := s.verifyKey(sn)
 	parallel(len(objs), func(i int) {
-		pre[i].problems = validationError(objs[i])
+		if !validated {
+			pre[i].problems = validationError(objs[i])
+		}
 		pre[i].sig, pre[i].err = Verify(objs[i].Raw, keyFor)
 	})
 	known, err := s.provenanceOf(ctx, objs)
