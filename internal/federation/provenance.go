@@ -382,6 +382,21 @@ func verifyBatchSig(pub ed25519.PublicKey, msg, sig []byte) bool {
 // and ErrBadSignature when the signature (or, for a batch signature, the
 // object's inclusion proof) does not match the content.
 func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
+	sig, _, err := verify(raw, keyFor, false)
+	return sig, err
+}
+
+// verifyBody is Verify that also returns a copy of the canonical form of
+// raw without the provenance extension, when the extension holds exactly
+// the members this package writes, in canonical form, with the extension
+// type STIX requires (property-extension): then validating that body is
+// validating raw, the extension apart, which Verify has checked. body is
+// nil otherwise.
+func verifyBody(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (sig Signature, body []byte, err error) {
+	return verify(raw, keyFor, true)
+}
+
+func verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool), keep bool) (Signature, []byte, error) {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
 	body, eb, err := canonicalBody((*bp)[:0], raw)
@@ -389,15 +404,26 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 		*bp = body[:0]
 	}
 	if err != nil {
-		return Signature{}, fmt.Errorf("federation: verify: %w", err)
+		return Signature{}, nil, fmt.Errorf("federation: verify: %w", err)
 	}
 	if eb == nil {
-		return Signature{}, ErrUnsigned
+		return Signature{}, nil, ErrUnsigned
 	}
-	s, err := parseExt(eb)
-	if err != nil {
-		return Signature{}, fmt.Errorf("federation: verify: %w: provenance extension: %v", ErrMalformed, err)
+	s, direct := parseExtDirect(eb)
+	if !direct {
+		if s, err = parseExt(eb); err != nil {
+			return Signature{}, nil, fmt.Errorf("federation: verify: %w: provenance extension: %v", ErrMalformed, err)
+		}
 	}
+	sig, err := verifyExt(s, body, keyFor)
+	if err != nil || !keep || !direct || s.ExtensionType != "property-extension" {
+		return sig, nil, err
+	}
+	return sig, bytes.Clone(body), nil
+}
+
+// verifyExt checks the signature s of body.
+func verifyExt(s sigExt, body []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
 	pub, ok := keyFor(s.Cell)
 	if !ok || len(pub) != ed25519.PublicKeySize {
 		return Signature{}, fmt.Errorf("federation: verify: %w: %.16s", ErrUnknownSigner, s.Cell)

@@ -179,3 +179,33 @@ func TestRefusedByStore(t *testing.T) {
 		t.Fatalf("refusedByStore = %d, %+v, %v; want 3 duplicates and the conflicting version refused", same, refused, err)
 	}
 }
+
+// TestStorePageValidates: a signed object is validated (without its
+// provenance extension) before it is stored; an invalid one is refused
+// and the rest of the page is stored.
+func TestStorePageValidates(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	good := f.page(t, 0, 1)[0]
+	body, _, err := canonicalBody(nil, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No pattern_type: invalid STIX 2.1 (§4.7), however well signed.
+	bad := bytes.Replace(body, []byte(`"pattern_type":"stix",`), nil, 1)
+	if bytes.Equal(bad, body) {
+		t.Fatal("the fixture has no pattern_type to remove")
+	}
+	signed, errs := SignBatch([][]byte{bad, f.page(t, 1, 1)[0]}, f.keyA, f.acme)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	if _, b, err := verifyBody(signed[0], f.s.verifyKey(f.sn)); err != nil || b == nil {
+		t.Fatalf("verifyBody: body %v, %v", b != nil, err)
+	}
+	attempts := 0
+	next, err := f.s.storePage(ctx, f.sn, f.peer, f.coll, f.link, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z", &attempts)
+	if err != nil || next.Synced != 1 {
+		t.Fatalf("storePage: synced %d, %v; want the valid object only", next.Synced, err)
+	}
+}
