@@ -56,7 +56,7 @@ func cmdPull(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "pull: %v", err)
 	}
-	f := taxii.Filter{AddedAfter: *addedAfter, Limit: *limit, Types: splitComma(*types), IDs: splitComma(*ids)}
+	f := taxii.Filter{AddedAfter: *addedAfter, Limit: *limit, Types: splitList(*types), IDs: splitList(*ids)}
 
 	// The bundle is streamed: to a temporary file renamed into place at
 	// the end (so a failed pull leaves no truncated bundle), or to stdout.
@@ -111,19 +111,6 @@ func cmdPull(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "pull: wrote %d objects to %s\n", n, *out)
 	}
 	return 0
-}
-
-func splitComma(s string) []string {
-	if s == "" {
-		return nil
-	}
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // fraction returns the fractional-second digits of an RFC 3339 timestamp.
