@@ -118,6 +118,7 @@ type Service struct {
 	snap    *snapshot
 	snapAt  time.Time
 	waiters map[chan struct{}]struct{}
+	ver     Verifier // provenance signatures, with the batch roots verified
 
 	m serviceMetrics
 }
@@ -420,7 +421,7 @@ func (s *Service) egressOne(sn *snapshot, p store.Peer, v store.Version, present
 	// A version relayed from another cell keeps that cell's signature
 	// when it leaves unchanged, so that its producer stays provable.
 	if fp := signerOf(b); fp != "" && fp != s.fp {
-		if _, err := Verify(b, sn.keyFor); err == nil {
+		if _, err := s.ver.Verify(b, sn.keyFor); err == nil {
 			return b, false, true
 		}
 	}

@@ -295,7 +295,7 @@ func (s *Service) info(ctx context.Context, p access.Principal) (Info, error) {
 func (s *Service) installGroups(ctx context.Context, sn *snapshot, p store.Peer, defs []json.RawMessage) (int, error) {
 	n := 0
 	for _, raw := range defs {
-		sig, err := Verify(raw, sn.keyFor)
+		sig, err := s.ver.Verify(raw, sn.keyFor)
 		if err != nil || sig.Cell != Fingerprint(p.PublicKey) {
 			s.log.Warn("ignored a group definition that the peer did not sign", "peer", p.Name, "err", err)
 			continue

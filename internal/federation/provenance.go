@@ -349,30 +349,45 @@ func rootFromPath(leaf [32]byte, index, size int, path [][32]byte) ([32]byte, bo
 	return r, sn == 0
 }
 
-// verifiedRoots caches batch signatures already verified (key, message
-// and signature): a batch's root is checked once, not once per object.
-var verifiedRoots struct {
-	sync.Mutex
-	m map[string]struct{}
+// A Verifier checks provenance signatures and remembers the batch
+// signatures it has verified, so that a batch's root is checked once, not
+// once per object. The zero value is ready to use; it is safe for
+// concurrent use.
+type Verifier struct {
+	mu    sync.Mutex
+	roots map[batchKey]struct{}
 }
 
-func verifyBatchSig(pub ed25519.PublicKey, msg, sig []byte) bool {
-	k := string(pub) + string(msg) + string(sig)
-	verifiedRoots.Lock()
-	_, ok := verifiedRoots.m[k]
-	verifiedRoots.Unlock()
+// batchKey is one verified batch signature.
+type batchKey struct {
+	pub  [ed25519.PublicKeySize]byte
+	root [32]byte
+	size int
+	sig  [ed25519.SignatureSize]byte
+}
+
+// maxRoots bounds a Verifier's memory: the set is emptied when full.
+const maxRoots = 4096
+
+func (v *Verifier) batchSig(pub ed25519.PublicKey, root [32]byte, size int, sig []byte) bool {
+	k := batchKey{root: root, size: size}
+	copy(k.pub[:], pub)
+	copy(k.sig[:], sig)
+	v.mu.Lock()
+	_, ok := v.roots[k]
+	v.mu.Unlock()
 	if ok {
 		return true
 	}
-	if !ed25519.Verify(pub, msg, sig) {
+	if !ed25519.Verify(pub, batchMessage(root, size), sig) {
 		return false
 	}
-	verifiedRoots.Lock()
-	if verifiedRoots.m == nil || len(verifiedRoots.m) >= 4096 {
-		verifiedRoots.m = make(map[string]struct{}, 64)
+	v.mu.Lock()
+	if v.roots == nil || len(v.roots) >= maxRoots {
+		v.roots = make(map[batchKey]struct{}, 64)
 	}
-	verifiedRoots.m[k] = struct{}{}
-	verifiedRoots.Unlock()
+	v.roots[k] = struct{}{}
+	v.mu.Unlock()
 	return true
 }
 
@@ -381,8 +396,17 @@ func verifyBatchSig(pub ed25519.PublicKey, msg, sig []byte) bool {
 // no provenance extension, ErrUnknownSigner when the cell is not known,
 // and ErrBadSignature when the signature (or, for a batch signature, the
 // object's inclusion proof) does not match the content.
+//
+// Verify uses a Verifier of its own: where many objects of the same
+// batches are checked, keep one Verifier and call its Verify.
 func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
-	sig, _, err := verify(raw, keyFor, false)
+	var v Verifier
+	return v.Verify(raw, keyFor)
+}
+
+// Verify is the package's Verify, remembering batch signatures.
+func (v *Verifier) Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
+	sig, _, err := v.verify(raw, keyFor, false)
 	return sig, err
 }
 
@@ -392,11 +416,11 @@ func Verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 // type STIX requires (property-extension): then validating that body is
 // validating raw, the extension apart, which Verify has checked. body is
 // nil otherwise.
-func verifyBody(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (sig Signature, body []byte, err error) {
-	return verify(raw, keyFor, true)
+func (v *Verifier) verifyBody(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (sig Signature, body []byte, err error) {
+	return v.verify(raw, keyFor, true)
 }
 
-func verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool), keep bool) (Signature, []byte, error) {
+func (v *Verifier) verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool), keep bool) (Signature, []byte, error) {
 	bp := bodyPool.Get().(*[]byte)
 	defer bodyPool.Put(bp)
 	body, eb, err := canonicalBody((*bp)[:0], raw)
@@ -415,7 +439,7 @@ func verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 			return Signature{}, nil, fmt.Errorf("federation: verify: %w: provenance extension: %v", ErrMalformed, err)
 		}
 	}
-	sig, err := verifyExt(s, body, keyFor)
+	sig, err := v.verifyExt(s, body, keyFor)
 	if err != nil || !keep || !direct || s.ExtensionType != "property-extension" {
 		return sig, nil, err
 	}
@@ -423,7 +447,7 @@ func verify(raw []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool
 }
 
 // verifyExt checks the signature s of body.
-func verifyExt(s sigExt, body []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
+func (v *Verifier) verifyExt(s sigExt, body []byte, keyFor func(fingerprint string) (ed25519.PublicKey, bool)) (Signature, error) {
 	pub, ok := keyFor(s.Cell)
 	if !ok || len(pub) != ed25519.PublicKeySize {
 		return Signature{}, fmt.Errorf("federation: verify: %w: %.16s", ErrUnknownSigner, s.Cell)
@@ -457,7 +481,7 @@ func verifyExt(s sigExt, body []byte, keyFor func(fingerprint string) (ed25519.P
 	if !ok || got != root {
 		return Signature{}, fmt.Errorf("federation: verify: %w: not in the signed batch", ErrBadSignature)
 	}
-	if !verifyBatchSig(pub, batchMessage(root, s.BatchSize), sig) {
+	if !v.batchSig(pub, root, s.BatchSize, sig) {
 		return Signature{}, fmt.Errorf("federation: verify: %w", ErrBadSignature)
 	}
 	return Signature{Cell: s.Cell, SignedBy: s.SignedBy}, nil

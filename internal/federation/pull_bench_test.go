@@ -200,7 +200,7 @@ func TestStorePageValidates(t *testing.T) {
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
 	}
-	if _, b, err := verifyBody(signed[0], f.s.verifyKey(f.sn)); err != nil || b == nil {
+	if _, b, err := f.s.ver.verifyBody(signed[0], f.s.verifyKey(f.sn)); err != nil || b == nil {
 		t.Fatalf("verifyBody: body %v, %v", b != nil, err)
 	}
 	attempts := 0

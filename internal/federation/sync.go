@@ -510,7 +510,7 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 	pre := make([]verification, len(objs))
 	keyFor := s.verifyKey(sn)
 	parallel(len(objs), func(i int) {
-		sig, body, err := verifyBody(objs[i].Raw, keyFor)
+		sig, body, err := s.ver.verifyBody(objs[i].Raw, keyFor)
 		pre[i].sig, pre[i].err = sig, err
 		if validated {
 			return
