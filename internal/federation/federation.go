@@ -118,7 +118,8 @@ type Service struct {
 	snap    *snapshot
 	snapAt  time.Time
 	waiters map[chan struct{}]struct{}
-	ver     Verifier // provenance signatures, with the batch roots verified
+	ver     Verifier               // provenance signatures, with the batch roots verified
+	clients map[string]*peerClient // by peer name, see client
 
 	m serviceMetrics
 }

@@ -76,6 +76,7 @@ func (s *Service) Run(ctx context.Context) error {
 					delete(workers, k)
 				}
 			}
+			s.dropClients(sn)
 			for name, p := range sn.peers {
 				if p.PublicKey == nil || p.URL == "" || time.Since(groupsAt[name]) < 10*time.Second {
 					continue
@@ -109,6 +110,7 @@ func (s *Service) SyncGroups(ctx context.Context, peer string) error {
 	if err != nil {
 		return err
 	}
+	defer hc.CloseIdleConnections() // a client of its own, dropped after
 	token, err := OpenToken(s.cfg.Key, p.Token)
 	if err != nil {
 		return err
@@ -180,16 +182,89 @@ func (s *Service) httpClient(p store.Peer) (*http.Client, error) {
 	return HTTPClient(p.CAFile, p.Insecure, s.cfg.ClientTimeout)
 }
 
-// client builds the TAXII client of a peer.
+// peerClient is the TAXII client of a peer, kept between sync rounds so
+// that its connections are reused (pullers poll several times a second),
+// with the peer's max_content_length as last read.
+type peerClient struct {
+	conf    string // the peer settings the client was built from
+	c       *taxii.Client
+	limit   int64
+	limitAt time.Time
+}
+
+// limitTTL is how long a peer's max_content_length is trusted.
+const limitTTL = 5 * time.Minute
+
+// client returns the TAXII client of a peer, built anew when the peer's
+// settings have changed.
 func (s *Service) client(p store.Peer) (*taxii.Client, error) {
+	conf := strings.Join([]string{p.URL, p.User, string(p.Token), p.CAFile, fmt.Sprint(p.Insecure)}, "\x00")
+	s.mu.Lock()
+	pc := s.clients[p.Name]
+	s.mu.Unlock()
+	if pc != nil && pc.conf == conf {
+		return pc.c, nil
+	}
 	token, err := OpenToken(s.cfg.Key, p.Token)
 	if err != nil {
 		return nil, err
 	}
-	return taxii.NewClient(taxii.ClientConfig{
+	c, err := taxii.NewClient(taxii.ClientConfig{
 		BaseURL: p.URL, User: p.User, Token: token, CAFile: p.CAFile, Insecure: p.Insecure,
 		Timeout: s.cfg.ClientTimeout, StatusWait: 30 * time.Second, UserAgent: "jointcell-federation",
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.clients == nil {
+		s.clients = map[string]*peerClient{}
+	}
+	if old := s.clients[p.Name]; old != nil {
+		old.c.CloseIdleConnections()
+	}
+	s.clients[p.Name] = &peerClient{conf: conf, c: c}
+	s.mu.Unlock()
+	return c, nil
+}
+
+// dropClients forgets the clients of peers that are gone.
+func (s *Service) dropClients(sn *snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, pc := range s.clients {
+		if _, ok := sn.peers[name]; !ok {
+			pc.c.CloseIdleConnections()
+			delete(s.clients, name)
+		}
+	}
+}
+
+// maxContentLength returns the largest request body the peer accepts
+// (its API root's max_content_length, TAXII 2.1 §4.2), asked at most every
+// limitTTL.
+func (s *Service) maxContentLength(ctx context.Context, p store.Peer, c *taxii.Client) (int64, error) {
+	s.mu.Lock()
+	pc := s.clients[p.Name]
+	fresh := pc != nil && pc.c == c && pc.limit > 0 && time.Since(pc.limitAt) < limitTTL
+	s.mu.Unlock()
+	if fresh {
+		return pc.limit, nil
+	}
+	root, err := c.APIRoot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	limit := root.MaxContentLength
+	if limit <= 0 {
+		limit = taxii.DefaultMaxContentLength
+	}
+	s.mu.Lock()
+	if pc != nil && pc.c == c {
+		pc.limit, pc.limitAt = limit, time.Now()
+	}
+	s.mu.Unlock()
+	return limit, nil
 }
 
 // runLink syncs one link until ctx ends, retrying with exponential
@@ -608,13 +683,9 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 		}
 		// Envelopes no larger than the peer's max_content_length (TAXII
 		// 2.1 §4.2): a page of large objects may need several.
-		root, err := c.APIRoot(ctx)
+		limit, err := s.maxContentLength(ctx, p, c)
 		if err != nil {
 			return false, fmt.Errorf("federation: push to %s: %w", l.Peer, err)
-		}
-		limit := root.MaxContentLength
-		if limit <= 0 {
-			limit = taxii.DefaultMaxContentLength
 		}
 		batches, tooBig := taxii.SplitEnvelopes(out, limit)
 		var st taxii.Status

@@ -278,6 +278,10 @@ func (c *Client) readLimited(resp *http.Response, body io.Reader) ([]byte, error
 	return data, err
 }
 
+// CloseIdleConnections closes the client's idle connections; call it when
+// the client is dropped for a new one.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
 // Discovery fetches the discovery resource (TAXII 2.1 §4.1).
 func (c *Client) Discovery(ctx context.Context) (*Discovery, error) {
 	var d Discovery
