@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -508,16 +509,16 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 // signed in another batch, is a duplicate; anything else is a rejection,
 // audited like the others.
 func (s *Service) refusedByStore(ctx context.Context, collID string, vs []store.Version, res []store.AddResult) (same int, refused []*Rejection, err error) {
-	known := map[string]store.Provenance{}
+	var ids []string
 	for i, r := range res {
 		if r.Outcome == store.Rejected {
-			known[vs[i].Object.ID] = store.Provenance{}
+			ids = append(ids, vs[i].Object.ID)
 		}
 	}
-	if len(known) == 0 {
+	if len(ids) == 0 {
 		return 0, nil, nil
 	}
-	stored, err := s.storedVersions(ctx, collID, known)
+	stored, err := s.storedVersions(ctx, collID, ids)
 	for i, r := range res {
 		if r.Outcome != store.Rejected {
 			continue
@@ -605,7 +606,8 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.storedVersions(ctx, coll.ID, known)
+	// Only objects with a recorded provenance can arrive again.
+	stored, err := s.storedVersions(ctx, coll.ID, slices.Collect(maps.Keys(known)))
 	if err != nil {
 		return nil, err
 	}
@@ -752,17 +754,12 @@ func objectID(raw []byte) string {
 }
 
 // storedVersions returns the versions stored in collection collID of the
-// objects that already have a provenance (the only ones a peer can send
-// again), by id and version: one query per batch.
-func (s *Service) storedVersions(ctx context.Context, collID string, known map[string]store.Provenance) (map[string]stix.Object, error) {
-	if len(known) == 0 {
+// objects ids, by id and version: one query per batch.
+func (s *Service) storedVersions(ctx context.Context, collID string, ids []string) (map[string]stix.Object, error) {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, 0, len(known))
-	for id := range known {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	out := map[string]stix.Object{}
 	f := store.Filter{IDs: ids, Versions: []string{"all"}, Limit: 1000}
 	for {
