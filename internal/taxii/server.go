@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -283,9 +284,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return internalError(fmt.Errorf("taxii: encode response: %w", err))
 	}
+	writeBody(w, status, body)
+	return nil
+}
+
+// writeBody answers with body and its Content-Length: a client then reads
+// a page into one buffer of the right size instead of growing one through
+// a chunked stream (a page between cells is megabytes).
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-	return nil
 }
 
 // readers returns the reader keys pushed into store queries. Admins are
@@ -561,8 +570,7 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request, p access.Prin
 		}
 		return writeJSON(w, http.StatusOK, vs)
 	default:
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(envelopeBytes(items, page.More, next))
+		writeBody(w, http.StatusOK, envelopeBytes(items, page.More, next))
 		return nil
 	}
 }
