@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -382,21 +383,31 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 		return false, err
 	}
 	f := taxii.Filter{AddedAfter: cur.Checkpoint, Limit: s.cfg.PageSize, Versions: []string{"all"}}
-	// Pages are fetched one ahead of the page being stored, so that the
-	// peer serves (and the network carries) page n+1 while this cell
-	// verifies and stores page n. Only the storing side moves the
-	// checkpoint, so a page fetched ahead and dropped on an error is
-	// simply fetched again.
-	remote := cur.Remote // cur belongs to the storing goroutine from here
+	// Three stages run side by side: page n+2 is fetched (the peer serves
+	// it, the network carries it) while page n+1 is checked on every core
+	// and page n is written. Only the writing stage moves the checkpoint,
+	// so a page fetched or checked ahead and dropped on an error is simply
+	// fetched again.
+	remote := cur.Remote // cur belongs to the writing goroutine from here
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	pages := make(chan *taxii.ObjectsPage)
+	checked := make(chan *pulledPage)
+	go func() {
+		defer close(checked)
+		for page := range pages {
+			select {
+			case checked <- s.checkPage(sn, page.Objects, page.DateAddedLast):
+			case <-fetchCtx.Done():
+			}
+		}
+	}()
 	stored := make(chan error, 1)
 	go func() {
 		var err error
-		for page := range pages {
+		for pg := range checked {
 			if err == nil {
-				if cur, err = s.storePage(ctx, sn, p, coll, cur, page.Objects, page.DateAddedLast, attempts); err != nil {
+				if cur, err = s.commitPage(ctx, sn, p, coll, cur, pg, attempts); err != nil {
 					stopFetch()
 				}
 			}
@@ -421,26 +432,85 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	return false, nil
 }
 
+// pulledPage is a page pulled from a peer whose pure checks (decoding,
+// STIX validation, provenance signatures) are done: what commitPage needs
+// to admit and store it.
+type pulledPage struct {
+	start         time.Time
+	n             int // objects in the page as served
+	objs          []stix.Object
+	pre           []verification
+	rejects       []*Rejection // objects that are not STIX at all
+	dateAddedLast string
+}
+
 // storePage admits and stores one page pulled from peer p into coll, with
 // the link's progress in the same transaction, and returns the link as
 // stored. It returns errTransient, with the checkpoint left where it was,
 // when objects of the page failed verification in a way a second fetch
 // may cure, until attempts reaches maxAttempts.
 func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, raws []json.RawMessage, dateAddedLast string, attempts *int) (store.Link, error) {
-	start := time.Now()
+	return s.commitPage(ctx, sn, p, coll, cur, s.checkPage(sn, raws, dateAddedLast), attempts)
+}
+
+// checkPage runs the pure checks of a pulled page on every core. It does
+// no I/O, so that the puller checks page n+1 while page n is being
+// written (pullOnce).
+func (s *Service) checkPage(sn *snapshot, raws []json.RawMessage, dateAddedLast string) *pulledPage {
+	pg := &pulledPage{start: time.Now(), n: len(raws), dateAddedLast: dateAddedLast}
 	decoded := make([]stix.Object, len(raws))
+	pre := make([]verification, len(raws))
 	derrs := make([]error, len(raws))
-	parallel(len(raws), func(i int) { decoded[i], derrs[i] = stix.DecodeObject(raws[i]) })
-	objs := decoded[:0]
-	var rejects []*Rejection
+	keyFor := s.verifyKey(sn)
+	parallel(len(raws), func(i int) {
+		decoded[i], pre[i], derrs[i] = s.checkOne(raws[i], keyFor, false)
+	})
+	pg.objs, pg.pre = decoded[:0], pre[:0]
 	for i, o := range decoded {
 		if derrs[i] != nil {
-			rejects = append(rejects, &Rejection{ID: "?", Reason: "not a STIX object: " + derrs[i].Error(), Transient: true})
+			pg.rejects = append(pg.rejects, &Rejection{ID: "?", Reason: "not a STIX object: " + derrs[i].Error(), Transient: true})
 			continue
 		}
-		objs = append(objs, o)
+		pg.objs, pg.pre = append(pg.objs, o), append(pg.pre, pre[i])
 	}
-	admitted, err := s.admitAll(ctx, sn, p, coll, objs, false)
+	return pg
+}
+
+// checkOne decodes raw and runs its pure checks: the provenance signature
+// and, unless validated, STIX validation. A signed object is decoded and
+// validated without its provenance extension, which the verification has
+// read strictly (the generic checks of that extension's members cost as
+// much as the rest of an indicator); the object keeps raw as its bytes.
+func (s *Service) checkOne(raw []byte, keyFor func(string) (ed25519.PublicKey, bool), validated bool) (stix.Object, verification, error) {
+	var vr verification
+	sig, body, err := s.ver.verifyBody(raw, keyFor)
+	vr.sig, vr.err = sig, err
+	var o stix.Object
+	derr := errNoBody
+	if body != nil {
+		if o, derr = stix.DecodeObject(body); derr == nil {
+			o.Raw = raw
+		}
+	}
+	if derr != nil {
+		if o, err = stix.DecodeObject(raw); err != nil {
+			return stix.Object{}, vr, err
+		}
+	}
+	if !validated {
+		vr.problems = validationError(o)
+	}
+	return o, vr, nil
+}
+
+// errNoBody stands for a verification that returned no body to decode.
+var errNoBody = errors.New("no signed body")
+
+// commitPage admits and stores a checked page (storePage).
+func (s *Service) commitPage(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, pg *pulledPage, attempts *int) (store.Link, error) {
+	start, objs, dateAddedLast := pg.start, pg.objs, pg.dateAddedLast
+	rejects := pg.rejects
+	admitted, err := s.admitChecked(ctx, sn, p, coll, objs, pg.pre)
 	if err != nil {
 		return cur, err
 	}
@@ -492,8 +562,8 @@ func (s *Service) storePage(ctx context.Context, sn *snapshot, p store.Peer, col
 	if s.m.batch != nil {
 		s.m.batch.Observe(time.Since(start).Seconds(), p.Name, store.Pull)
 	}
-	if len(raws) > 0 {
-		s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", len(raws),
+	if pg.n > 0 {
+		s.log.Info("pulled", "peer", p.Name, "remote", cur.Remote, "local", coll.ID, "objects", pg.n,
 			"added", added, "duplicates", dup, "own", own, "rejected", len(rejects)-own, "checkpoint", next.Checkpoint)
 	}
 	if transient && *attempts+1 < maxAttempts {
@@ -585,23 +655,29 @@ func parallel(n int, fn func(i int)) {
 func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, validated bool) ([]admitted, error) {
 	pre := make([]verification, len(objs))
 	keyFor := s.verifyKey(sn)
+	if validated {
+		parallel(len(objs), func(i int) {
+			pre[i].sig, _, pre[i].err = s.ver.verifyBody(objs[i].Raw, keyFor)
+		})
+		return s.admitChecked(ctx, sn, p, coll, objs, pre)
+	}
+	checked := make([]stix.Object, len(objs))
 	parallel(len(objs), func(i int) {
-		sig, body, err := s.ver.verifyBody(objs[i].Raw, keyFor)
-		pre[i].sig, pre[i].err = sig, err
-		if validated {
-			return
+		o, vr, err := s.checkOne(objs[i].Raw, keyFor, false)
+		if err != nil {
+			// objs are decoded already, so this does not happen; keep
+			// the object as given and let validation speak.
+			o, vr.problems = objs[i], validationError(objs[i])
 		}
-		// A signed object is validated without its provenance extension,
-		// which Verify has read strictly: the generic checks of that
-		// extension's members cost as much as the rest of an indicator.
-		o := objs[i]
-		if body != nil {
-			if bo, err := stix.DecodeObject(body); err == nil {
-				o = bo
-			}
-		}
-		pre[i].problems = validationError(o)
+		checked[i], pre[i] = o, vr
 	})
+	return s.admitChecked(ctx, sn, p, coll, checked, pre)
+}
+
+// admitChecked runs the write rules over objects whose pure checks are
+// done (pre, one per object), with the store lookups of the whole batch
+// made once.
+func (s *Service) admitChecked(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification) ([]admitted, error) {
 	known, err := s.provenanceOf(ctx, objs)
 	if err != nil {
 		return nil, err
