@@ -69,6 +69,12 @@ type Peers struct {
 	key ed25519.PrivateKey
 	hc  HTTPClientFunc
 	now func() time.Time
+	// putMu makes AddPeer's last check for an existing peer and its write
+	// one step, so that of two concurrent additions of the same name the
+	// second is refused as a conflict instead of replacing the first. It
+	// covers this process only: a CLI run beside the server is a separate
+	// process (docs/federation.md).
+	putMu sync.Mutex
 }
 
 // NewPeers returns the peer management of the cell whose store is st and
@@ -255,14 +261,33 @@ func (m *Peers) AddPeer(ctx context.Context, spec PeerSpec) (AddedPeer, error) {
 			}
 		}
 	}
-	if err := m.st.PutPeer(ctx, p); err != nil {
-		return AddedPeer{}, fmt.Errorf("federation: add peer %s: %w", spec.Name, err)
+	if err := m.put(ctx, p, spec.Replace); err != nil {
+		return AddedPeer{}, err
 	}
 	// PutPeer keeps the creation time of a replaced peer.
 	if stored, err := m.st.Peer(ctx, p.Name); err == nil {
 		p = stored
 	}
 	return AddedPeer{Peer: peerInfo(p, links), LocalFingerprint: m.Fingerprint()}, nil
+}
+
+// put stores p unless a peer of that name exists and replace is false:
+// the check at the start of AddPeer may be stale by now, since fetching
+// the peer's key takes a network round trip.
+func (m *Peers) put(ctx context.Context, p store.Peer, replace bool) error {
+	m.putMu.Lock()
+	defer m.putMu.Unlock()
+	if !replace {
+		if _, err := m.st.Peer(ctx, p.Name); err == nil {
+			return manageErrorf(store.ErrConflict, "peer %q already exists", p.Name)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("federation: add peer %s: %w", p.Name, err)
+		}
+	}
+	if err := m.st.PutPeer(ctx, p); err != nil {
+		return fmt.Errorf("federation: add peer %s: %w", p.Name, err)
+	}
+	return nil
 }
 
 // Peer returns one peer with its links.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -482,5 +483,45 @@ func TestStatus(t *testing.T) {
 	}
 	if _, err := f.peers.Status(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Status(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// TestAddPeerConcurrent adds the same peer twice at once: both calls pass
+// the first existence check while the peer's key is fetched, and the
+// second to write must be refused as a conflict, not replace the first.
+func TestAddPeerConcurrent(t *testing.T) {
+	ctx := context.Background()
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	both := make(chan struct{})
+	go func() { arrived.Wait(); close(both) }()
+	srv, hc, _ := infoServer(t, testKey(9), func(*Info) {
+		arrived.Done()
+		select {
+		case <-both:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	f := newManageFixture(t, hc)
+	errs := make(chan error, 2)
+	for _, user := range []string{"peer-a", "peer-a"} {
+		go func() {
+			_, err := f.peers.AddPeer(ctx, PeerSpec{Name: "b", URL: srv.URL, User: user, Token: "s3cret"})
+			errs <- err
+		}()
+	}
+	var ok, conflicts int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrConflict):
+			conflicts++
+		default:
+			t.Errorf("AddPeer = %v", err)
+		}
+	}
+	if ok != 1 || conflicts != 1 {
+		t.Errorf("%d added, %d conflicts; want 1 and 1", ok, conflicts)
 	}
 }
