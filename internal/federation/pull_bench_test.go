@@ -27,6 +27,7 @@ type pullFixture struct {
 	link store.Link
 	keyA ed25519.PrivateKey
 	acme string // an organisation of cell A
+	bank string // another organisation of cell A
 }
 
 func newPullFixture(tb testing.TB) *pullFixture {
@@ -37,11 +38,12 @@ func newPullFixture(tb testing.TB) *pullFixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	f := &pullFixture{keyA: testKey(1), acme: "identity--11111111-1111-4111-8111-111111111111"}
+	f := &pullFixture{keyA: testKey(1), acme: "identity--11111111-1111-4111-8111-111111111111",
+		bank: "identity--22222222-2222-4222-8222-222222222222"}
 	policy := access.NewPolicy(access.PolicyConfig{Groups: db.ListGroups, Objects: db})
 	f.s = New(Config{Store: db, Key: testKey(2), Policy: policy})
 	f.peer = store.Peer{Name: "a", URL: "https://a.invalid", PublicKey: f.keyA.Public().(ed25519.PublicKey),
-		Orgs: []string{f.acme}, Created: time.Now()}
+		Orgs: []string{f.acme, f.bank}, Created: time.Now()}
 	if err := db.PutPeer(ctx, f.peer); err != nil {
 		tb.Fatal(err)
 	}
@@ -210,5 +212,59 @@ func TestStorePageValidates(t *testing.T) {
 	next, err := f.s.storePage(ctx, f.sn, f.peer, f.coll, f.link, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z", &attempts)
 	if err != nil || next.Synced != 1 {
 		t.Fatalf("storePage: synced %d, %v; want the valid object only", next.Synced, err)
+	}
+}
+
+// TestWritePagesLookupsAhead: the puller makes a page's store lookups
+// while the page before it is being written, so they can miss that page.
+// Page 2 carries a version of page 1's object published by another
+// organisation of the same cell, which only the history written by page 1
+// shows to be forbidden (only an object's creator versions it); the
+// writing stage must make page 2's lookups again and refuse it.
+func TestWritePagesLookupsAhead(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	bank := f.bank
+	first := f.page(t, 0, 1)[0]
+	body, _, err := canonicalBody(nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := bytes.Replace(body, []byte(`"created_by_ref":"`+f.acme+`"`), []byte(`"created_by_ref":"`+bank+`"`), 1)
+	v2 = bytes.Replace(v2, []byte(`"modified":"2026-01-01T00:00:00.000Z"`), []byte(`"modified":"2026-02-01T00:00:00.000Z"`), 1)
+	if bytes.Equal(v2, body) {
+		t.Fatal("the fixture's object did not change")
+	}
+	signed, errs := SignBatch([][]byte{v2, f.page(t, 1, 1)[0]}, f.keyA, f.acme)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	// Both pages are checked, with their lookups, before page 1 is
+	// written: the worst case of the pipeline.
+	pg1 := f.s.checkPage(f.sn, []json.RawMessage{first}, "2026-01-01T00:00:00.000001Z")
+	pg2 := f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000002Z")
+	for _, pg := range []*pulledPage{pg1, pg2} {
+		if pg.lk, err = f.s.lookup(ctx, f.coll, pg.objs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checked := make(chan *pulledPage, 2)
+	checked <- pg1
+	checked <- pg2
+	close(checked)
+	attempts := 0
+	cur, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Synced != 2 {
+		t.Errorf("synced %d objects, want 2 (page 1's object and page 2's other one)", cur.Synced)
+	}
+	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{"indicator--00000000-1111-4000-8000-000000000000"}, Versions: []string{"all"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Versions) != 1 {
+		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(page.Versions))
 	}
 }

@@ -387,7 +387,11 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	// it, the network carries it) while page n+1 is checked on every core
 	// and page n is written. Only the writing stage moves the checkpoint,
 	// so a page fetched or checked ahead and dropped on an error is simply
-	// fetched again.
+	// fetched again. The checking stage also makes the page's store
+	// lookups (provenance, history), so that the writing stage only
+	// writes; they are made after page n-1 was written, and the writing
+	// stage makes them again for a page that shares an object with page
+	// n, the one page they may have missed.
 	remote := cur.Remote // cur belongs to the writing goroutine from here
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
@@ -396,8 +400,12 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	go func() {
 		defer close(checked)
 		for page := range pages {
+			pg := s.checkPage(sn, page.Objects, page.DateAddedLast)
+			if lk, err := s.lookup(ctx, coll, pg.objs); err == nil {
+				pg.lk = lk
+			}
 			select {
-			case checked <- s.checkPage(sn, page.Objects, page.DateAddedLast):
+			case checked <- pg:
 			case <-fetchCtx.Done():
 			}
 		}
@@ -405,11 +413,11 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	stored := make(chan error, 1)
 	go func() {
 		var err error
-		for pg := range checked {
-			if err == nil {
-				if cur, err = s.commitPage(ctx, sn, p, coll, cur, pg, attempts); err != nil {
-					stopFetch()
-				}
+		cur, err = s.writePages(ctx, sn, p, coll, cur, checked, attempts)
+		if err != nil {
+			stopFetch()
+			for range checked {
+				// Drain what was checked ahead: it is fetched again.
 			}
 		}
 		stored <- err
@@ -432,6 +440,26 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	return false, nil
 }
 
+// writePages is the writing stage of a pull: it writes the checked pages
+// in order until one fails, and returns the link as last stored. A page
+// whose lookups were made ahead (pullOnce) and that shares an object with
+// the page written just before it has them made again, since they may
+// predate that page.
+func (s *Service) writePages(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, checked <-chan *pulledPage, attempts *int) (store.Link, error) {
+	var prev map[string]struct{} // ids of the page written last
+	for pg := range checked {
+		if pg.lk != nil && pg.touches(prev) {
+			pg.lk = nil
+		}
+		var err error
+		if cur, err = s.commitPage(ctx, sn, p, coll, cur, pg, attempts); err != nil {
+			return cur, err
+		}
+		prev = pg.ids()
+	}
+	return cur, nil
+}
+
 // pulledPage is a page pulled from a peer whose pure checks (decoding,
 // STIX validation, provenance signatures) are done: what commitPage needs
 // to admit and store it.
@@ -442,6 +470,28 @@ type pulledPage struct {
 	pre           []verification
 	rejects       []*Rejection // objects that are not STIX at all
 	dateAddedLast string
+	// lk holds the page's store lookups when they were made ahead, while
+	// the previous page was being written (pullOnce); nil otherwise.
+	lk *lookups
+}
+
+// ids returns the set of object ids of the page.
+func (pg *pulledPage) ids() map[string]struct{} {
+	out := make(map[string]struct{}, len(pg.objs))
+	for _, o := range pg.objs {
+		out[o.ID] = struct{}{}
+	}
+	return out
+}
+
+// touches reports whether the page holds any of ids.
+func (pg *pulledPage) touches(ids map[string]struct{}) bool {
+	for _, o := range pg.objs {
+		if _, ok := ids[o.ID]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // storePage admits and stores one page pulled from peer p into coll, with
@@ -510,7 +560,14 @@ var errNoBody = errors.New("no signed body")
 func (s *Service) commitPage(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, pg *pulledPage, attempts *int) (store.Link, error) {
 	start, objs, dateAddedLast := pg.start, pg.objs, pg.dateAddedLast
 	rejects := pg.rejects
-	admitted, err := s.admitChecked(ctx, sn, p, coll, objs, pg.pre)
+	lk := pg.lk
+	if lk == nil {
+		var err error
+		if lk, err = s.lookup(ctx, coll, objs); err != nil {
+			return cur, err
+		}
+	}
+	admitted, err := s.admitLooked(sn, p, coll, objs, pg.pre, lk)
 	if err != nil {
 		return cur, err
 	}
@@ -678,6 +735,22 @@ func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll
 // done (pre, one per object), with the store lookups of the whole batch
 // made once.
 func (s *Service) admitChecked(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification) ([]admitted, error) {
+	lk, err := s.lookup(ctx, coll, objs)
+	if err != nil {
+		return nil, err
+	}
+	return s.admitLooked(sn, p, coll, objs, pre, lk)
+}
+
+// lookups is what admitting a batch reads from the store, read once for
+// the whole batch.
+type lookups struct {
+	known  map[string]store.Provenance // recorded provenance, by object id
+	stored map[string]stix.Object      // stored versions of those, by id|version
+	actx   context.Context             // ctx with the policy's history of the batch preloaded
+}
+
+func (s *Service) lookup(ctx context.Context, coll store.Collection, objs []stix.Object) (*lookups, error) {
 	known, err := s.provenanceOf(ctx, objs)
 	if err != nil {
 		return nil, err
@@ -693,16 +766,21 @@ func (s *Service) admitChecked(ctx context.Context, sn *snapshot, p store.Peer, 
 	if err != nil {
 		return nil, err
 	}
+	return &lookups{known: known, stored: stored, actx: actx}, nil
+}
+
+// admitLooked runs the write rules over a batch with its lookups done.
+func (s *Service) admitLooked(sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification, lk *lookups) ([]admitted, error) {
 	out := make([]admitted, len(objs))
 	for i, o := range objs {
-		v, pr, err := s.admit(actx, sn, p, coll, o, known, pre[i])
+		v, pr, err := s.admit(lk.actx, sn, p, coll, o, lk.known, pre[i])
 		if errors.As(err, &out[i].rej) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		v.Object = sameVersion(stored, v.Object)
+		v.Object = sameVersion(lk.stored, v.Object)
 		out[i].v, out[i].pr = v, pr
 	}
 	return out, nil
