@@ -17,9 +17,24 @@ import (
 // order RFC 8785 §3.2.3 sorts by.
 
 // plain reports whether s needs no escaping in JSON and sorts bytewise as
-// it does in UTF-16.
+// it does in UTF-16. Eight bytes at a time (base64 and hex strings are most
+// of a provenance extension): a word is plain when no byte has its top bit,
+// is below 0x20, or is '"' or '\\'.
 func plain[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		q, b := w^(ones*'"'), w^(ones*'\\')
+		// (x - ones) &^ x has a top bit set when, and only when, some
+		// byte of x is 0 (q and b: '"' and '\\' in w); (w - 0x20*ones) &^ w
+		// when some byte of w is below 0x20 (w's own top bits checked).
+		if (w|(w-ones*0x20)&^w|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if !plainByte[s[i]] {
 			return false
 		}
@@ -92,22 +107,56 @@ func appendExt(dst []byte, e sigExt) ([]byte, bool) {
 	return append(dst, '}'), true
 }
 
-// insertMember returns the canonical object obj with the member
-// "key":val added at its sorted place, or false when a key of obj is not
-// plain or key is already there.
-func insertMember(dst, obj []byte, key string, val []byte) ([]byte, bool) {
-	at := len(obj) - 1 // before the closing brace
+// extPlace is where the provenance extension goes in a canonical body
+// that has none: at offset at, either inside the body's extensions object
+// or, when it has none (wrap), in a new extensions member; before and after
+// say whether the new member needs a comma on either side.
+type extPlace struct {
+	at            int
+	wrap          bool
+	before, after bool
+}
+
+// spliceOverhead bounds what extPlace adds around the extension's value.
+const spliceOverhead = len(`,"extensions":{`) + len(Extension) + len(`"":},`)
+
+// placeExt returns where the provenance extension goes in the canonical
+// body, or false when the direct path does not apply: extensions is not
+// an object, a name before the place is not plain, or the extension is
+// already there.
+func placeExt(body []byte) (extPlace, bool) {
+	if ks, _, vs, ve := findMember(body, extsKey); ks >= 0 {
+		if body[vs] != '{' {
+			return extPlace{}, false
+		}
+		exts := body[vs:ve]
+		at, ok := memberPlace(exts, Extension)
+		if !ok {
+			return extPlace{}, false
+		}
+		return extPlace{at: vs + at, before: at > 1 && exts[at-1] != ',', after: exts[at] != '}'}, true
+	}
+	at, ok := memberPlace(body, "extensions")
+	if !ok {
+		return extPlace{}, false
+	}
+	return extPlace{at: at, wrap: true, before: at > 1 && body[at-1] != ',', after: body[at] != '}'}, true
+}
+
+// memberPlace returns the offset in the canonical object obj where the
+// member named key goes (its sorted place), or false when a name of obj
+// before it is not plain or key is already there.
+func memberPlace(obj []byte, key string) (int, bool) {
 	for i := 1; i < len(obj) && obj[i] == '"'; {
 		ke := skipString(obj, i)
 		k := obj[i+1 : ke-1]
 		if !plain(k) {
-			return dst, false
+			return 0, false
 		}
 		if c := bytes.Compare(k, []byte(key)); c == 0 {
-			return dst, false
+			return 0, false
 		} else if c > 0 {
-			at = i
-			break
+			return i, true
 		}
 		ve := skipValue(obj, ke+1)
 		if ve >= len(obj) || obj[ve] != ',' {
@@ -115,39 +164,45 @@ func insertMember(dst, obj []byte, key string, val []byte) ([]byte, bool) {
 		}
 		i = ve + 1
 	}
-	dst = append(dst, obj[:at]...)
-	if at > 1 && obj[at-1] != ',' {
+	return len(obj) - 1, true // before the closing brace
+}
+
+// appendHead appends body up to p and what opens the provenance extension
+// member there, up to its value.
+func (p extPlace) appendHead(dst, body []byte) []byte {
+	dst = append(dst, body[:p.at]...)
+	if p.before {
 		dst = append(dst, ',')
 	}
-	dst = append(dst, '"')
-	dst = append(dst, key...)
-	dst = append(dst, '"', ':')
-	dst = append(dst, val...)
-	if obj[at] != '}' {
+	if p.wrap {
+		dst = append(dst, `"extensions":{`...)
+	}
+	dst = append(dst, extKey...)
+	return append(dst, ':')
+}
+
+// appendTail appends what closes the member appendHead opened, then the
+// rest of body.
+func (p extPlace) appendTail(dst, body []byte) []byte {
+	if p.wrap {
+		dst = append(dst, '}')
+	}
+	if p.after {
 		dst = append(dst, ',')
 	}
-	return append(dst, obj[at:]...), true
+	return append(dst, body[p.at:]...)
 }
 
 // spliceExtension returns the canonical body with the provenance extension
 // eb (canonical) added, or false when the direct path does not apply.
 func spliceExtension(body, eb []byte) ([]byte, bool) {
-	out := make([]byte, 0, len(body)+len(eb)+len(Extension)+32)
-	if ks, _, vs, ve := findMember(body, extsKey); ks >= 0 {
-		if body[vs] != '{' {
-			return nil, false
-		}
-		out = append(out, body[:vs]...)
-		out, ok := insertMember(out, body[vs:ve], Extension, eb)
-		if !ok {
-			return nil, false
-		}
-		return append(out, body[ve:]...), true
+	p, ok := placeExt(body)
+	if !ok {
+		return nil, false
 	}
-	ext := make([]byte, 0, len(eb)+len(Extension)+8)
-	ext = append(append(append(ext, `{"`...), Extension...), `":`...)
-	ext = append(append(ext, eb...), '}')
-	return insertMember(out, body, "extensions", ext)
+	out := p.appendHead(make([]byte, 0, len(body)+len(eb)+spliceOverhead), body)
+	out = append(out, eb...)
+	return p.appendTail(out, body), true
 }
 
 // addExtension returns the JCS form of body (canonical, without the
@@ -196,16 +251,50 @@ func parseExt(eb []byte) (sigExt, error) {
 	return s, err
 }
 
+// parseExtDirect is parseExt's direct path: false when it does not apply.
 func parseExtDirect(b []byte) (sigExt, bool) {
-	var s sigExt
+	v, ok := readExt(b)
+	if !ok {
+		return sigExt{}, false
+	}
+	s := sigExt{ExtensionType: string(v.extType), Cell: string(v.cell), Signature: string(v.signature),
+		SignedBy: string(v.signedBy), BatchRoot: string(v.root), BatchSize: v.size, BatchIndex: v.index}
+	if v.proof != nil {
+		s.BatchProof = make([]string, 0, v.nproof)
+		for p, j, ok := nextProof(v.proof, 1); ok; p, j, ok = nextProof(v.proof, j) {
+			s.BatchProof = append(s.BatchProof, string(p))
+		}
+	}
+	return s, true
+}
+
+// extView is a provenance extension as readExt reads it, without copying:
+// its string members are slices of the extension's bytes, without the
+// quotes (nil when absent), and batch_proof is the text of the array,
+// brackets included, which nextProof walks.
+type extView struct {
+	extType, cell, signature, signedBy, root []byte
+	size, index                              int
+	proof                                    []byte
+	nproof                                   int // entries in proof
+}
+
+// readExt reads the provenance extension b when it is in the form this
+// package writes: an object of the members of sigExt, strings plain,
+// numbers non-negative integers without sign, exponent or leading zero,
+// and batch_proof an array of plain strings. It accepts nothing that
+// json.Unmarshal into sigExt would refuse, and reads the same values
+// (FuzzParseExt checks both); false when the form is any other.
+func readExt(b []byte) (extView, bool) {
+	var s extView
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return s, false
 	}
-	str := func(v []byte) (string, bool) {
+	str := func(v []byte) ([]byte, bool) {
 		if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || !plain(v[1:len(v)-1]) {
-			return "", false
+			return nil, false
 		}
-		return string(v[1 : len(v)-1]), true
+		return v[1 : len(v)-1], true
 	}
 	num := func(v []byte) (int, bool) {
 		if len(v) == 0 || len(v) > 9 || (v[0] == '0' && len(v) > 1) {
@@ -232,57 +321,112 @@ func parseExtDirect(b []byte) (sigExt, bool) {
 		if ke >= len(b) || b[ke] != ':' {
 			return s, false
 		}
-		ve := skipValue(b, ke+1)
-		if ve > len(b) {
-			return s, false
-		}
-		v := b[ke+1 : ve]
-		ok := true
-		switch string(b[i+1 : ke-1]) {
-		case "extension_type":
-			s.ExtensionType, ok = str(v)
-		case "cell":
-			s.Cell, ok = str(v)
-		case "signature":
-			s.Signature, ok = str(v)
-		case "signed_by":
-			s.SignedBy, ok = str(v)
-		case "batch_root":
-			s.BatchRoot, ok = str(v)
-		case "batch_size":
-			s.BatchSize, ok = num(v)
-		case "batch_index":
-			s.BatchIndex, ok = num(v)
-		case "batch_proof":
-			if len(v) < 2 || v[0] != '[' || v[len(v)-1] != ']' {
+		name := b[i+1 : ke-1]
+		if string(name) == "batch_proof" {
+			// Read as it is skipped: it is most of the extension.
+			ve, n, ok := readProof(b, ke+1)
+			if !ok {
 				return s, false
 			}
-			s.BatchProof = make([]string, 0, 16)
-			for j := 1; j < len(v)-1; {
-				je := skipString(v, j)
-				p, ok := str(v[j:je])
-				if !ok {
-					return s, false
-				}
-				s.BatchProof = append(s.BatchProof, p)
-				if je < len(v)-1 && (v[je] != ',' || je+1 == len(v)-1) {
-					return s, false
-				}
-				j = je + 1
+			s.proof, s.nproof = b[ke+1:ve], n
+			i = ve
+		} else {
+			ve := skipValue(b, ke+1)
+			if ve > len(b) {
+				return s, false
 			}
-		default:
-			return s, false
-		}
-		if !ok {
-			return s, false
+			v := b[ke+1 : ve]
+			ok := true
+			switch string(name) {
+			case "extension_type":
+				s.extType, ok = str(v)
+			case "cell":
+				s.cell, ok = str(v)
+			case "signature":
+				s.signature, ok = str(v)
+			case "signed_by":
+				s.signedBy, ok = str(v)
+			case "batch_root":
+				s.root, ok = str(v)
+			case "batch_size":
+				s.size, ok = num(v)
+			case "batch_index":
+				s.index, ok = num(v)
+			default:
+				return s, false
+			}
+			if !ok {
+				return s, false
+			}
+			i = ve
 		}
 		switch {
-		case ve < len(b)-1 && b[ve] == ',':
-			i = ve + 1
-		case ve == len(b)-1:
+		case i < len(b)-1 && b[i] == ',':
+			i++
+		case i == len(b)-1:
 			return s, true
 		default:
 			return s, false
 		}
 	}
+}
+
+// readProof reads the batch_proof array at b[i]: plain strings separated
+// by commas. It returns the offset after it and the number of entries.
+// Entries of 44 bytes (the base64 of a hash) are read without a search
+// for their end.
+func readProof(b []byte, i int) (end, n int, ok bool) {
+	if i+1 >= len(b) || b[i] != '[' {
+		return 0, 0, false
+	}
+	if b[i+1] == ']' {
+		return i + 2, 0, true
+	}
+	for j := i + 1; j < len(b) && b[j] == '"'; n++ {
+		je := j + 1 + base64Len32
+		if je >= len(b) || b[je] != '"' || !plain(b[j+1:je]) {
+			je = skipString(b, j) - 1
+			if je >= len(b) || b[je] != '"' || !plain(b[j+1:je]) {
+				return 0, 0, false
+			}
+		}
+		// b[je] is the closing quote.
+		switch {
+		case je+1 < len(b) && b[je+1] == ',':
+			j = je + 2
+		case je+1 < len(b) && b[je+1] == ']':
+			return je + 2, n + 1, true
+		default:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// nextProof returns the entry of the batch_proof array text v that starts
+// at v[j] (1 for the first), without its quotes, and the offset of the
+// next; false after the last. v is an array of JSON strings separated by
+// commas, as readExt accepts or json.Marshal writes.
+func nextProof(v []byte, j int) ([]byte, int, bool) {
+	if j >= len(v)-1 {
+		return nil, j, false
+	}
+	je := skipString(v, j)
+	return v[j+1 : je-1], je + 1, true
+}
+
+// len returns the length of what appendHead and appendTail add to the
+// body.
+func (p extPlace) len() int {
+	n := len(extKey) + 1
+	if p.wrap {
+		n += len(`"extensions":{}`)
+	}
+	if p.before {
+		n++
+	}
+	if p.after {
+		n++
+	}
+	return n
 }

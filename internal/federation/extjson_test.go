@@ -117,6 +117,17 @@ func TestParseExt(t *testing.T) {
 		`{"cell""ab"}`,
 		`[]`,
 		`{"cell":"\u00e9"}`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","BBBB",""],"cell":"ab"}`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"A"]}`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\\"]}`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",]}`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]`,
+		`{"batch_proof":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=""]}`,
+		`{"batch_proof":[,"a"]}`,
+		`{"batch_proof":[["a"]]}`,
+		`{"batch_proof":null}`,
+		`{"batch_proof":["a"],"batch_proof":["b","c"]}`,
+		`{"batch_proof":["a"}`,
 	} {
 		got, gerr := parseExt([]byte(in))
 		var want sigExt
@@ -137,6 +148,13 @@ func FuzzParseExt(f *testing.F) {
 	f.Add([]byte(`{"cell":"ab","extension_type":"property-extension","signature":"c2ln"}`))
 	f.Add([]byte(`{"batch_proof":["a",`))
 	f.Add([]byte(`{"batch_size":01}`))
+	k := testKey(1)
+	signed, _ := SignBatch([][]byte{[]byte(indicator), []byte(indicator), []byte(indicator)}, k, "identity--3c1a0f7e-4a5b-4c6d-8e9f-0a1b2c3d4e5f")
+	for _, o := range signed {
+		if _, eb, err := canonicalBody(nil, o); err == nil {
+			f.Add(eb)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, ok := parseExtDirect(b)
 		if !ok {
@@ -153,4 +171,37 @@ func FuzzParseExt(f *testing.F) {
 			t.Fatalf("%q: direct %+v, encoding/json %+v", b, got, want)
 		}
 	})
+}
+
+// FuzzPlain checks plain, eight bytes at a time, against plainByte.
+func FuzzPlain(f *testing.F) {
+	for _, s := range []string{"", "abc", "0123456789abcdef+/==", "identity--3c1a0f7e-4a5b", "abcdefg\"", "abcdefgh\\",
+		"abcdefgh\x1f", "abcdefgh\x7f", "abcdefgh\x80", "\x20\x21\x23\x5b\x5d\x7f\x7e\x20", "\xff\xff\xff\xff\xff\xff\xff\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := true
+		for _, c := range b {
+			want = want && plainByte[c]
+		}
+		if plain(b) != want || plain(string(b)) != want {
+			t.Fatalf("plain(%q) = %v, want %v", b, !want, want)
+		}
+	})
+}
+
+// TestPlainWords checks plain on every pair of byte values at neighbouring
+// places of an eight-byte word, where a borrow could carry.
+func TestPlainWords(t *testing.T) {
+	for c1 := range 256 {
+		for c2 := range 256 {
+			for p := range 8 {
+				w := []byte("abcdefgh")
+				w[p], w[(p+1)%8] = byte(c1), byte(c2)
+				if want := plainByte[c1] && plainByte[c2]; plain(w) != want {
+					t.Fatalf("plain(%q) = %v", w, !want)
+				}
+			}
+		}
+	}
 }
