@@ -838,14 +838,24 @@ func propertyRun(t *testing.T, seed uint64, n int) {
 		}
 	}
 	// Versions the store never returned to someone must not be presented
-	// to them either (defence in depth in Present).
+	// to them either (defence in depth in Present). PresentBatch and
+	// Presenter, which decide once for a page what Present decides for
+	// each version, must give the same bytes.
 	for _, w := range everyone {
 		all := h.query(store.Filter{Versions: []string{"all"}, Limit: 5000})
-		for _, v := range all {
+		batch := h.pol.PresentBatch(w.p, h.coll, all)
+		each := h.pol.Presenter(w.p, h.coll)
+		for i, v := range all {
 			o := byKey[key{v.Object.ID, v.Object.Version()}]
-			_, ok := h.pol.Present(w.p, h.coll, v)
+			out, ok := h.pol.Present(w.p, h.coll, v)
 			if want := h.w.present(w.rp, o) != nil; ok != want {
 				t.Fatalf("%s: Present(%s %s) = %v, model %v", w.p.UserName, o.id, o.version, ok, want)
+			}
+			if (batch[i] != nil) != ok || string(batch[i]) != string(out) {
+				t.Fatalf("%s: PresentBatch(%s %s) = %s, Present %s, %v", w.p.UserName, o.id, o.version, batch[i], out, ok)
+			}
+			if b, bok := each(v); bok != ok || string(b) != string(out) {
+				t.Fatalf("%s: Presenter(%s %s) = %s, %v; Present %s, %v", w.p.UserName, o.id, o.version, b, bok, out, ok)
 			}
 		}
 	}

@@ -172,17 +172,18 @@ func (g *Guard) Present(p access.Principal, c store.Collection, v store.Version)
 // rules (egress), what leaves signed as one batch with one ed25519
 // signature; to anyone else as the wrapped policy does.
 func (g *Guard) PresentBatch(p access.Principal, c store.Collection, vs []store.Version) [][]byte {
+	present := g.presenter(p, c)
 	sn, peer, ok := g.peerOf(context.Background(), p)
 	if !ok {
 		out := make([][]byte, len(vs))
 		for i, v := range vs {
-			if b, ok := g.pol.Present(p, c, v); ok {
+			if b, ok := present(v); ok {
 				out[i] = b
 			}
 		}
 		return out
 	}
-	out := g.s.egressBatch(sn, peer, vs, func(v store.Version) ([]byte, bool) { return g.pol.Present(p, c, v) })
+	out := g.s.egressBatch(sn, peer, vs, present)
 	served := 0
 	for _, b := range out {
 		if b != nil {
@@ -192,6 +193,23 @@ func (g *Guard) PresentBatch(p access.Principal, c store.Collection, vs []store.
 	g.s.count(peer.Name, "out", "served", served)
 	g.s.count(peer.Name, "out", "withheld", len(out)-served)
 	return out
+}
+
+// pagePresenter is implemented by access.Policy: Present for one reader
+// of one collection, with what depends only on them decided once.
+type pagePresenter interface {
+	Presenter(p access.Principal, c store.Collection) func(store.Version) ([]byte, bool)
+}
+
+var _ pagePresenter = (*access.Policy)(nil)
+
+// presenter returns the wrapped policy's Present for p and c, prepared
+// once for a page when the policy can.
+func (g *Guard) presenter(p access.Principal, c store.Collection) func(store.Version) ([]byte, bool) {
+	if pp, ok := g.pol.(pagePresenter); ok {
+		return pp.Presenter(p, c)
+	}
+	return func(v store.Version) ([]byte, bool) { return g.pol.Present(p, c, v) }
 }
 
 // Info is the answer of GET /federation/info/: who this cell is.

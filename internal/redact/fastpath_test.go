@@ -96,3 +96,43 @@ func TestApplyMemo(t *testing.T) {
 		out[0] = 'X'
 	}
 }
+
+// TestApplyObjectMemo checks that the id given to ApplyObject only
+// locates remembered results: other bytes under the same id, another
+// profile or other selectors get what Apply computes for them, whatever
+// calls came before, also once the id has more entries than the memo
+// keeps for one id.
+func TestApplyObjectMemo(t *testing.T) {
+	r := New(testKey)
+	std := Standard()
+	const id = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+	raws := [][]byte{
+		[]byte(`{"type":"indicator","id":"` + id + `","name":"n","description":"nothing personal"}`),
+		[]byte(`{"type":"indicator","id":"` + id + `","name":"n","description":"write to soc@example.com"}`),
+		[]byte(`{"type":"indicator","id":"` + id + `","name":"n","description":"x","granular_markings":[{"selectors":["description"],"marking_ref":"m"}]}`),
+	}
+	// Eight calls an object, as many as the memo keeps for one id, so
+	// that the second round is served from it; more in the third.
+	sels := [][]string{nil, {"description"}, {"name"}, {"description", "name"}}
+	calls := 0
+	for round := range 3 {
+		if round == 2 {
+			sels = append(sels, []string{"name", "description"})
+		}
+		for _, raw := range raws {
+			for _, p := range []*Profile{nil, std} {
+				for _, sel := range sels {
+					want, werr := New(testKey).applyOnce(raw, "indicator", p, sel)
+					got, gerr := r.ApplyObject(bytes.Clone(raw), "indicator", id, p, sel)
+					if (gerr == nil) != (werr == nil) || !bytes.Equal(got, want) {
+						t.Fatalf("ApplyObject(%s, %q, standard %v) after %d calls: %s, %v; want %s, %v", raw, sel, p != nil, calls, got, gerr, want, werr)
+					}
+					calls++
+				}
+			}
+		}
+	}
+	if n := len(r.memo.m[id]); n == 0 || n > memoPerID {
+		t.Fatalf("the memo holds %d entries for the id, want 1 to %d", n, memoPerID)
+	}
+}

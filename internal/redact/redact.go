@@ -103,33 +103,46 @@ type Redactor struct {
 // memo remembers what Apply gave for the exact inputs it was called with
 // (the read path serves the same stored versions again and again): Apply
 // is a function of the raw bytes, the type, the profile, the selectors and
-// the key, so a hit is exactly what Apply would compute. It is bounded by
-// the bytes it holds and emptied when full.
+// the key, so a hit is exactly what Apply would compute. Entries are found
+// by the object's id (ApplyObject) rather than by the raw bytes, which
+// would have to be hashed in full on every lookup (that hash was the
+// dearest part of serving an object unchanged); a hit still requires the
+// remembered raw bytes to equal the ones given, so the id only decides
+// where to look. It is bounded by the bytes it holds and emptied when
+// full.
 type memo struct {
 	mu   sync.RWMutex
-	m    map[memoKey]memoVal
+	m    map[string][]memoEntry // by id; a list is replaced, never changed
 	size int
 }
 
-type memoKey struct {
+// memoEntry is one remembered call: its inputs and what it gave.
+type memoEntry struct {
 	p      *Profile
 	typ    string
 	nsel   int
 	remove string // the selectors, see removeKey
-	raw    string
+	raw    []byte // a hit must be given the same bytes
+	same   bool   // Apply returns raw itself
+	out    []byte // otherwise
 }
 
-type memoVal struct {
-	same bool   // Apply returns raw itself
-	out  []byte // otherwise
+// size is what an entry counts against memoMaxBytes.
+func (e memoEntry) size() int {
+	return len(e.raw) + len(e.out) + len(e.typ) + len(e.remove) + 96
 }
+
+// memoPerID bounds the entries kept for one id, one per profile and set of
+// selectors (other bytes under the id, another version of the object,
+// replace the entry of the same call): an id with more drops its oldest.
+const memoPerID = 8
 
 const (
 	memoMaxRaw   = 16 << 10 // larger objects are not remembered
 	memoMaxBytes = 32 << 20 // what the memo may hold before it is emptied
 )
 
-// removeKey encodes selectors for memoKey, unambiguously given their
+// removeKey encodes selectors for memoEntry, unambiguously given their
 // number: one selector as itself, more each prefixed by its length.
 func removeKey(remove []string) string {
 	switch len(remove) {
@@ -214,35 +227,60 @@ func (r *Redactor) ID(id string) string {
 // byte; otherwise the object is re-encoded compactly with every untouched
 // value kept as received.
 func (r *Redactor) Apply(raw []byte, typ string, p *Profile, remove []string) ([]byte, error) {
+	return r.ApplyObject(raw, typ, "", p, remove)
+}
+
+// ApplyObject is Apply for a STIX object known by its id, which the read
+// path has at hand: it finds what an earlier call with the same bytes
+// gave without hashing the bytes. The id only makes the lookup fast: the
+// result is Apply's whatever it is, since a remembered result is used
+// only for the very same raw bytes.
+func (r *Redactor) ApplyObject(raw []byte, typ, id string, p *Profile, remove []string) ([]byte, error) {
 	if len(raw) > memoMaxRaw {
 		return r.applyOnce(raw, typ, p, remove)
 	}
 	rk := removeKey(remove)
 	r.memo.mu.RLock()
-	v, ok := r.memo.m[memoKey{p, typ, len(remove), rk, string(raw)}]
+	es := r.memo.m[id]
 	r.memo.mu.RUnlock()
-	if ok {
-		if v.same {
-			return raw, nil
+	for _, e := range es {
+		if e.p == p && e.nsel == len(remove) && e.typ == typ && e.remove == rk && bytes.Equal(e.raw, raw) {
+			if e.same {
+				return raw, nil
+			}
+			return bytes.Clone(e.out), nil
 		}
-		return bytes.Clone(v.out), nil
 	}
 	out, err := r.applyOnce(raw, typ, p, remove)
 	if err != nil {
 		return nil, err
 	}
-	v = memoVal{same: len(out) == len(raw) && (len(out) == 0 || &out[0] == &raw[0])}
-	if !v.same {
-		v.out = bytes.Clone(out)
+	e := memoEntry{p: p, typ: strings.Clone(typ), nsel: len(remove), remove: rk, raw: bytes.Clone(raw),
+		same: len(out) == len(raw) && (len(out) == 0 || &out[0] == &raw[0])}
+	if !e.same {
+		e.out = bytes.Clone(out)
 	}
-	n := len(raw) + len(typ) + len(rk) + len(v.out) + 64
 	r.memo.mu.Lock()
-	if r.memo.m == nil || r.memo.size+n > memoMaxBytes {
-		r.memo.m, r.memo.size = map[memoKey]memoVal{}, 0
+	defer r.memo.mu.Unlock()
+	if r.memo.m == nil || r.memo.size+e.size() > memoMaxBytes {
+		r.memo.m, r.memo.size = map[string][]memoEntry{}, 0
 	}
-	r.memo.m[memoKey{p, typ, len(remove), rk, string(raw)}] = v
-	r.memo.size += n
-	r.memo.mu.Unlock()
+	// A new list, since readers may hold the old one: without an entry
+	// for the same call (other raw bytes under the id), and without the
+	// oldest when full. Strings are copied: the caller's may share an
+	// allocation with the rest of its object.
+	old := r.memo.m[id]
+	es = make([]memoEntry, 0, min(len(old)+1, memoPerID))
+	for i, o := range old {
+		same := o.p == e.p && o.nsel == e.nsel && o.typ == e.typ && o.remove == e.remove
+		if same || len(old)-i >= memoPerID {
+			r.memo.size -= o.size()
+			continue
+		}
+		es = append(es, o)
+	}
+	r.memo.m[strings.Clone(id)] = append(es, e)
+	r.memo.size += e.size()
 	return out, nil
 }
 
