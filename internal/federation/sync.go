@@ -823,8 +823,12 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	pp := peerPrincipal(p, keys)
 	cc := coll
 	cc.ReadBy = keys // the link is the peer's right to read this collection
+	present := func(v store.Version) ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) }
+	if pr, ok := s.cfg.Policy.(pagePresenter); ok {
+		present = pr.Presenter(pp, cc) // decided once for the page
+	}
 	var out []json.RawMessage
-	for _, b := range s.egressBatch(sn, p, page.Versions, func(v store.Version) ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) }) {
+	for _, b := range s.egressBatch(sn, p, page.Versions, present) {
 		if b != nil {
 			out = append(out, b)
 		}
