@@ -311,3 +311,153 @@ func baselinePage(b *testing.B, db *DB, after int64, limit int) int {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// fedObject returns the n-th indicator of a federation page: about 1.3 KB
+// of raw bytes, like the signed indicators a puller stores (see
+// internal/federation/pull_bench_test.go), each with its own id.
+func fedObject(b testing.TB, n int) stix.Object {
+	b.Helper()
+	raw := fmt.Sprintf(`{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-1111-4000-8000-%012x",`+
+		`"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"catch-up %d",`+
+		`"description":"Command and control server of a banking trojan campaign seen against retail banks.",`+
+		`"pattern":"[ipv4-addr:value = '198.51.%d.%d']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z",`+
+		`"created_by_ref":"identity--11111111-1111-4111-8111-111111111111",`+
+		`"object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],`+
+		`"labels":["malicious-activity"],"indicator_types":["malicious-activity"],`+
+		`"extensions":{"extension-definition--6b2b9a3e-1f1a-4e6e-9f55-2f4c6e2d8a10":{"extension_type":"property-extension",`+
+		`"cell":"%s","batch":"%s","signature":"%s"}}}`,
+		n, n, n, n/250%250, n%250, strings.Repeat("c", 64), strings.Repeat("b", 64), strings.Repeat("s", 700))
+	o, err := stix.DecodeObject([]byte(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
+// BenchmarkAddVersionsAt measures what a puller's store does with a page
+// of 1000 new objects: AddVersionsAt with 1000 provenance records and the
+// link's checkpoint, in one transaction. With ids=sequential the ids of
+// successive objects ascend, as in the federation benchmarks, so that every
+// B-tree keyed by id grows at its end; with ids=random they are spread
+// like UUIDs and each page lands all over the id-keyed B-trees of a
+// collection that already holds 100 pages.
+func BenchmarkAddVersionsAt(b *testing.B) {
+	for _, random := range []bool{false, true} {
+		name := "ids=sequential"
+		if random {
+			name = "ids=random"
+		}
+		b.Run(name, func(b *testing.B) { benchAddAt(b, random) })
+	}
+}
+
+func benchAddAt(b *testing.B, random bool) {
+	const size = 1000
+	ctx := context.Background()
+	db := openTemp(b)
+	defer db.Close()
+	if err := db.CreateCollection(ctx, store.Collection{ID: benchCollection, Title: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.PutPeer(ctx, store.Peer{Name: "a", URL: "https://a.invalid", Created: time.Now()}); err != nil {
+		b.Fatal(err)
+	}
+	l := store.Link{Peer: "a", Direction: store.Pull, Local: benchCollection, Remote: "intel"}
+	if err := db.PutLink(ctx, l); err != nil {
+		b.Fatal(err)
+	}
+	cell := strings.Repeat("c", 64)
+	audience := []string{store.ReaderOrg("identity--11111111-1111-4111-8111-111111111111"), store.ReaderCommunity}
+	next := 0
+	page := func() ([]store.Version, []store.Provenance) {
+		vs := make([]store.Version, size)
+		prov := make([]store.Provenance, size)
+		for i := range vs {
+			n := next
+			if random {
+				n = int(uint32(next) * 2654435761) // a bijection of 32-bit numbers that scatters neighbours
+			}
+			vs[i] = store.Version{Object: fedObject(b, n), Audience: audience, Origin: cell}
+			prov[i] = store.Provenance{ObjectID: vs[i].Object.ID, Cell: cell, Peer: "a"}
+			next++
+		}
+		l.Checkpoint = fmt.Sprintf("2026-01-01T00:00:00.%06dZ", next)
+		return vs, prov
+	}
+	add := func(vs []store.Version, prov []store.Provenance) error {
+		res, err := db.AddVersionsAt(ctx, benchCollection, vs, prov, l)
+		if err == nil && res[size-1].Outcome != store.Added {
+			err = fmt.Errorf("outcome %v", res[size-1].Outcome)
+		}
+		l.Synced += size
+		return err
+	}
+	if random {
+		for range 100 {
+			if err := add(page()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var cpu time.Duration
+	var added int
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		vs, prov := page()
+		b.StartTimer()
+		c0 := cpuTime()
+		err := add(vs, prov)
+		cpu += cpuTime() - c0
+		if err != nil {
+			b.Fatal(err)
+		}
+		added += size
+	}
+	b.ReportMetric(float64(added)/b.Elapsed().Seconds(), "objects/s")
+	if cpu > 0 {
+		// Process CPU time, the checkpointer's included: what a page
+		// costs, whatever else the machine is doing.
+		b.ReportMetric(float64(cpu.Microseconds())/float64(added), "cpu-µs/object")
+	}
+}
+
+// BenchmarkReadPage measures what a cell serving a federation pull reads:
+// pages of 1000 versions, all versions, after a date_added, for a reader
+// who sees everything (the peer's account) and for an administrator.
+func BenchmarkReadPage(b *testing.B) {
+	n := benchSize(b)
+	db := queryFixture(b, n)
+	defer db.Close()
+	ctx := context.Background()
+	var lo, hi int64
+	if err := db.r.QueryRowContext(ctx, `SELECT MIN(date_added_us), MAX(date_added_us) FROM objects`).Scan(&lo, &hi); err != nil {
+		b.Fatal(err)
+	}
+	peer := []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg("identity--a"), store.ReaderOrg("identity--b")}
+	for _, tc := range []struct {
+		name    string
+		readers []string
+	}{{"admin", nil}, {"peer", peer}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1000))
+			var cpu time.Duration
+			var pages int
+			for b.Loop() {
+				f := store.Filter{Readers: tc.readers, Versions: []string{"all"}, Limit: 1000,
+					AddedAfter: fromMicros(lo + rng.Int64N(max(1, (hi-lo)*9/10)))}
+				c0 := cpuTime()
+				p, err := db.Query(ctx, benchCollection, f)
+				cpu += cpuTime() - c0
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(p.Versions) != 1000 {
+					b.Fatalf("page of %d versions", len(p.Versions))
+				}
+				pages++
+			}
+			b.ReportMetric(ms(cpu)/float64(pages), "cpu-ms/page")
+		})
+	}
+}

@@ -115,3 +115,46 @@ func TestFederationAddVersionsAtCountsSynced(t *testing.T) {
 		t.Fatalf("links = %+v, %v; want synced 7", links, err)
 	}
 }
+
+// TestPutProvenanceRuns covers a batch whose records do not all share their
+// cell and peer (one statement per run of records that do), with an id
+// listed twice: the first record of an id is kept, in the batch as across
+// batches.
+func TestPutProvenanceRuns(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	defer db.Close()
+	prov := []store.Provenance{
+		{ObjectID: "indicator--1", Cell: "fp1", Peer: "b"},
+		{ObjectID: "indicator--2", Cell: "fp1", Peer: "b"},
+		{ObjectID: "indicator--3", Cell: "fp2", Peer: "b"},
+		{ObjectID: "indicator--1", Cell: "fp2", Peer: "b"},
+		{ObjectID: "indicator--4", Cell: "fp2", Peer: "c"},
+		{ObjectID: `indicator--"quoted"\`, Cell: "fp1", Peer: "c"},
+	}
+	if err := db.PutProvenance(ctx, prov); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutProvenance(ctx, []store.Provenance{{ObjectID: "indicator--4", Cell: "fp3", Peer: "d"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Provenance(ctx, []string{"indicator--1", "indicator--2", "indicator--3", "indicator--4", `indicator--"quoted"\`, "indicator--5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]store.Provenance{
+		"indicator--1":         {ObjectID: "indicator--1", Cell: "fp1", Peer: "b"},
+		"indicator--2":         {ObjectID: "indicator--2", Cell: "fp1", Peer: "b"},
+		"indicator--3":         {ObjectID: "indicator--3", Cell: "fp2", Peer: "b"},
+		"indicator--4":         {ObjectID: "indicator--4", Cell: "fp2", Peer: "c"},
+		`indicator--"quoted"\`: {ObjectID: `indicator--"quoted"\`, Cell: "fp1", Peer: "c"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Provenance = %+v, want %+v", got, want)
+	}
+	for id, p := range want {
+		if got[id] != p {
+			t.Errorf("Provenance[%s] = %+v, want %+v", id, got[id], p)
+		}
+	}
+}

@@ -159,8 +159,10 @@ const (
 	sqlStoredVersions = `SELECT o.seq, o.object_id, o.version_us, o.versioned, o.date_added_us, o.sole, length(o.raw)
 		FROM json_each(?2) j CROSS JOIN objects o INDEXED BY objects_version
 		WHERE o.coll = ?1 AND o.object_id = j.value`
-	sqlStoredRaw     = `SELECT seq, raw FROM objects WHERE seq IN (SELECT value FROM json_each(?))`
-	sqlNotSole       = `UPDATE objects SET sole = 0 WHERE seq IN (SELECT value FROM json_each(?))`
+	sqlStoredRaw = `SELECT seq, raw FROM objects WHERE seq IN (SELECT value FROM json_each(?))`
+	// OR FAIL, like the inserts below: without a conflict clause that may
+	// abort, SQLite keeps no statement journal of the pages it changes.
+	sqlNotSole       = `UPDATE OR FAIL objects SET sole = 0 WHERE seq IN (SELECT value FROM json_each(?))`
 	sqlCollection    = `SELECT pk, last_added_us FROM collections WHERE id = ?`
 	sqlLastAdded     = `UPDATE collections SET last_added_us = ? WHERE pk = ?`
 	sqlCountAudience = `INSERT INTO collection_audiences (coll, aud, n) VALUES (?, ?, ?)
@@ -193,9 +195,9 @@ var insertSQL = func() map[int]string {
 // writerStatements are the statements prepared once on the writer.
 func writerStatements() []string {
 	qs := []string{sqlStoredVersions, sqlStoredRaw, sqlNotSole, sqlCollection, sqlLastAdded, sqlCountAudience,
-		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus}
+		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus, sqlPutProvenance}
 	for _, n := range insertSizes {
-		qs = append(qs, insertSQL[n], provenanceSQL[n])
+		qs = append(qs, insertSQL[n])
 	}
 	return qs
 }
