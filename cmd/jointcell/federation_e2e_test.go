@@ -528,7 +528,13 @@ func TestFederationE2E(t *testing.T) {
 		slices.Sort(w)
 		return slices.Equal(keys, w)
 	}
-	waitFor(t, 30*time.Second, "bank to see what the policy allows", func() bool { return check("bank-reader", s.bankTok, wantBank) })
+	if !waitUntil(30*time.Second, func() bool { return check("bank-reader", s.bankTok, wantBank) }) {
+		got := s.visible(t, s.b.base, "bank-reader", s.bankTok, "froma")
+		t.Logf("bank sees %v, want %v", got, wantBank)
+		t.Logf("B log:\n%s", s.b.logs())
+		t.Logf("A log:\n%s", s.a.logs())
+		t.FailNow()
+	}
 	waitFor(t, 10*time.Second, "telco to see what the policy allows", func() bool { return check("telco-reader", s.telcoTok, wantTelco) })
 	// Let both paths finish a few more rounds, then check nothing else
 	// arrived and nothing unauthorised ever crossed.
@@ -881,4 +887,15 @@ func processCPU(pid int) time.Duration {
 	}
 	// USER_HZ is 100 on every Linux architecture Go supports.
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+func waitUntil(d time.Duration, f func() bool) bool {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if f() {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }

@@ -283,7 +283,9 @@ func (pol *Policy) Admit(ctx context.Context, p Principal, c store.Collection, o
 	check := func(ref string) error {
 		d, ok := resolve(ref)
 		if !ok {
-			return denied("unknown marking-definition %s: publish it before, or earlier in the same envelope", ref)
+			// marking.ErrUnknown lets federation tell a marking it has
+			// not received yet (a peer's new sharing group) from a refusal.
+			return denied("%w %s: publish it before, or earlier in the same envelope", marking.ErrUnknown, ref)
 		}
 		if p.IsAdmin() {
 			return nil

@@ -121,6 +121,9 @@ type Service struct {
 	waiters map[chan struct{}]struct{}
 	ver     Verifier               // provenance signatures, with the batch roots verified
 	clients map[string]*peerClient // by peer name, see client
+	// groupsWanted names peers whose sharing groups Run should fetch now
+	// rather than at the next 10-second round (wantGroups).
+	groupsWanted chan string
 
 	m serviceMetrics
 }
@@ -166,10 +169,21 @@ func New(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	return &Service{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "federation"),
-		fp:      Fingerprint(cfg.Key.Public().(ed25519.PublicKey)),
-		waiters: map[chan struct{}]struct{}{},
+		cfg:          cfg,
+		log:          cfg.Logger.With("component", "federation"),
+		fp:           Fingerprint(cfg.Key.Public().(ed25519.PublicKey)),
+		waiters:      map[chan struct{}]struct{}{},
+		groupsWanted: make(chan string, 16),
+	}
+}
+
+// wantGroups asks Run to fetch peer's sharing groups now. It never blocks:
+// when requests are already queued, this one is dropped, and the regular
+// round fetches the groups anyway.
+func (s *Service) wantGroups(peer string) {
+	select {
+	case s.groupsWanted <- peer:
+	default:
 	}
 }
 
@@ -559,6 +573,13 @@ func (s *Service) admit(ctx context.Context, sn *snapshot, p store.Peer, c store
 	cc := c
 	cc.WriteBy = []string{key}
 	v, err := s.cfg.Policy.Admit(ctx, pp, cc, o)
+	if errors.Is(err, marking.ErrUnknown) {
+		// Most likely a sharing group the peer created since this cell
+		// last fetched its groups: fetch them now, and let the object
+		// come again (transient) rather than lose it.
+		s.wantGroups(p.Name)
+		return reject(true, "%v", err)
+	}
 	if err != nil {
 		return reject(false, "%v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,7 @@ type pullFixture struct {
 	keyA ed25519.PrivateKey
 	acme string // an organisation of cell A
 	bank string // another organisation of cell A
+	pol  *access.Policy
 }
 
 func newPullFixture(tb testing.TB) *pullFixture {
@@ -40,8 +42,8 @@ func newPullFixture(tb testing.TB) *pullFixture {
 	tb.Cleanup(func() { db.Close() })
 	f := &pullFixture{keyA: testKey(1), acme: "identity--11111111-1111-4111-8111-111111111111",
 		bank: "identity--22222222-2222-4222-8222-222222222222"}
-	policy := access.NewPolicy(access.PolicyConfig{Groups: db.ListGroups, Objects: db})
-	f.s = New(Config{Store: db, Key: testKey(2), Policy: policy})
+	f.pol = access.NewPolicy(access.PolicyConfig{Groups: db.ListGroups, Objects: db})
+	f.s = New(Config{Store: db, Key: testKey(2), Policy: f.pol})
 	f.peer = store.Peer{Name: "a", URL: "https://a.invalid", PublicKey: f.keyA.Public().(ed25519.PublicKey),
 		Orgs: []string{f.acme, f.bank}, Created: time.Now()}
 	if err := db.PutPeer(ctx, f.peer); err != nil {
@@ -266,5 +268,57 @@ func TestWritePagesLookupsAhead(t *testing.T) {
 	}
 	if len(page.Versions) != 1 {
 		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(page.Versions))
+	}
+}
+
+// TestStorePageUnknownGroup: an object marked with a sharing group this
+// cell has not fetched yet (the peer created it a moment ago) is refused
+// as transient, so the page comes again and nothing is lost, and the
+// peer's groups are asked for at once; once they are installed, the
+// object is stored.
+func TestStorePageUnknownGroup(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	const groupID = "marking-definition--00000001-0000-4000-8000-000000000000"
+	body, _, err := canonicalBody(nil, f.page(t, 0, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := bytes.Replace(body, []byte(`"object_marking_refs":["`+marking.TLP2Green+`"]`),
+		[]byte(`"object_marking_refs":["`+marking.TLP2Amber+`","`+groupID+`"]`), 1)
+	if bytes.Equal(marked, body) {
+		t.Fatal("the fixture's markings did not change")
+	}
+	signed, errs := SignBatch([][]byte{marked, f.page(t, 1, 1)[0]}, f.keyA, f.acme)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	page := []json.RawMessage{signed[0], signed[1]}
+	attempts := 0
+	next, err := f.s.storePage(ctx, f.sn, f.peer, f.coll, f.link, page, "2026-01-01T00:00:00.000001Z", &attempts)
+	if !errors.Is(err, errTransient) || next.Checkpoint != f.link.Checkpoint || next.Synced != 1 {
+		t.Fatalf("storePage = %+v, %v; want errTransient, the checkpoint kept and the other object stored", next, err)
+	}
+	select {
+	case peer := <-f.s.groupsWanted:
+		if peer != f.peer.Name {
+			t.Errorf("groups wanted from %q, want %q", peer, f.peer.Name)
+		}
+	default:
+		t.Error("the peer's groups were not asked for")
+	}
+	def, err := marking.GroupDefinition(groupID, "2026-01-01T00:00:00.000Z", "cell", []string{f.acme}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.cfg.Store.PutGroup(ctx, store.Group{Name: "a.cell", MarkingID: groupID, Members: []string{f.acme}, Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.pol.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next, err = f.s.storePage(ctx, f.sn, f.peer, f.coll, next, page, "2026-01-01T00:00:00.000001Z", &attempts)
+	if err != nil || next.Synced != 2 || next.Checkpoint != "2026-01-01T00:00:00.000001Z" {
+		t.Fatalf("after the group arrived: %+v, %v; want both objects stored and the checkpoint moved", next, err)
 	}
 }

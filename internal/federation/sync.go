@@ -43,6 +43,7 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 	groupsAt := map[string]time.Time{}
+	urgent := map[string]bool{} // peers whose groups an object is waiting for
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -80,9 +81,11 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			s.dropClients(sn)
 			for name, p := range sn.peers {
-				if p.PublicKey == nil || p.URL == "" || time.Since(groupsAt[name]) < 10*time.Second {
+				since := time.Since(groupsAt[name])
+				if p.PublicKey == nil || p.URL == "" || since < time.Second || (!urgent[name] && since < 10*time.Second) {
 					continue
 				}
+				delete(urgent, name)
 				groupsAt[name] = time.Now()
 				if err := s.SyncGroups(ctx, name); err != nil && ctx.Err() == nil {
 					s.log.Debug("sync groups", "peer", name, "err", err)
@@ -93,6 +96,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case name := <-s.groupsWanted:
+			// At most once a second per peer, however many objects ask.
+			urgent[name] = true
 		}
 	}
 }
