@@ -6,7 +6,6 @@
 package taxii
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,8 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
@@ -120,7 +121,14 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// envelopes keeps the buffers envelopes are written into: a page
+	// between cells is megabytes, which a fresh buffer would allocate and
+	// zero for every request.
+	envelopes sync.Pool
 }
+
+// maxPooledEnvelope is the largest envelope buffer kept for reuse.
+const maxPooledEnvelope = 64 << 20
 
 var _ http.Handler = (*Server)(nil)
 
@@ -570,7 +578,15 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request, p access.Prin
 		}
 		return writeJSON(w, http.StatusOK, vs)
 	default:
-		writeBody(w, http.StatusOK, envelopeBytes(items, page.More, next))
+		bp, _ := s.envelopes.Get().(*[]byte)
+		if bp == nil {
+			bp = new([]byte)
+		}
+		*bp = envelopeBytes((*bp)[:0], items, page.More, next)
+		writeBody(w, http.StatusOK, *bp) // written out (or copied) when Write returns
+		if cap(*bp) <= maxPooledEnvelope {
+			s.envelopes.Put(bp)
+		}
 		return nil
 	}
 }
@@ -580,39 +596,37 @@ func (s *Server) serveRead(w http.ResponseWriter, r *http.Request, p access.Prin
 // (TAXII 2.1 §5.3.1), the same rule the store applies to match[version].
 func versionOf(v store.Version) string { return v.VersionString() }
 
-// envelopeBytes writes an envelope by concatenation, so that every object
-// goes out byte-exact without a decode and re-encode round trip.
-func envelopeBytes(items []presented, more bool, next string) []byte {
+// envelopeBytes appends an envelope to dst by concatenation, so that every
+// object goes out byte-exact without a decode and re-encode round trip.
+func envelopeBytes(dst []byte, items []presented, more bool, next string) []byte {
 	size := 64 + len(next)
 	for _, it := range items {
 		size += len(it.raw) + 1
 	}
-	var b bytes.Buffer
-	b.Grow(size)
-	b.WriteByte('{')
+	b := slices.Grow(dst, size)
+	b = append(b, '{')
 	sep := ""
 	if more {
-		b.WriteString(`"more":true`)
+		b = append(b, `"more":true`...)
 		sep = ","
 		if next != "" {
 			nb, _ := json.Marshal(next)
-			b.WriteString(`,"next":`)
-			b.Write(nb)
+			b = append(b, `,"next":`...)
+			b = append(b, nb...)
 		}
 	}
 	if len(items) > 0 {
-		b.WriteString(sep)
-		b.WriteString(`"objects":[`)
+		b = append(b, sep...)
+		b = append(b, `"objects":[`...)
 		for i, it := range items {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			b.Write(it.raw)
+			b = append(b, it.raw...)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return append(b, '}')
 }
 
 // objectVisible reports whether any version of the object is stored in the
