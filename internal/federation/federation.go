@@ -100,7 +100,10 @@ type Config struct {
 	// longest a pusher waits without a local-ingest notification; default
 	// 200ms (pushers: 5x that).
 	PollInterval time.Duration
-	// PageSize is the objects per GET page and per POST; default 1000.
+	// PageSize is the objects per GET page and per POST; default 5000.
+	// Larger pages make a catch-up write larger transactions, which costs
+	// SQLite much less per object when ids are random UUIDs (each insert
+	// dirties a leaf of the id indexes; a larger batch shares them).
 	PageSize int
 	// MaxBackoff bounds the wait between retries; default 5s.
 	MaxBackoff time.Duration
@@ -157,7 +160,7 @@ func New(cfg Config) *Service {
 		cfg.PollInterval = 200 * time.Millisecond
 	}
 	if cfg.PageSize <= 0 {
-		cfg.PageSize = 1000
+		cfg.PageSize = 5000
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second

@@ -77,7 +77,8 @@ type Auditor interface {
 const (
 	DefaultAPIRoot          = "/api/"
 	DefaultMaxContentLength = 64 << 20
-	DefaultMaxPageSize      = 1000
+	DefaultPageSize         = 1000
+	DefaultMaxPageSize      = 10000
 	DefaultStatusTTL        = 24 * time.Hour
 )
 
@@ -110,10 +111,14 @@ type Config struct {
 	// BaseURL ("https://host:port") makes api_roots absolute in the
 	// discovery resource; empty: derived from each request.
 	BaseURL          string
-	MaxContentLength int64         // default 64 MiB
-	MaxPageSize      int           // the largest and default page, default 1000
-	StatusTTL        time.Duration // how long a status resource is served, default 24h
-	Now              func() time.Time
+	MaxContentLength int64 // default 64 MiB
+	// PageSize is the page when a request gives no limit, default 1000;
+	// MaxPageSize the largest a limit gets, default 10000 (peer cells ask
+	// for pages of 5000: a catch-up then writes fewer, larger batches).
+	PageSize    int
+	MaxPageSize int
+	StatusTTL   time.Duration // how long a status resource is served, default 24h
+	Now         func() time.Time
 }
 
 // Server is the TAXII 2.1 HTTP handler.
@@ -159,6 +164,10 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxPageSize <= 0 {
 		cfg.MaxPageSize = DefaultMaxPageSize
 	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	cfg.PageSize = min(cfg.PageSize, cfg.MaxPageSize)
 	if cfg.StatusTTL <= 0 {
 		cfg.StatusTTL = DefaultStatusTTL
 	}
@@ -686,7 +695,10 @@ func (s *Server) filter(c store.Collection, ep endpoint, objectID string, q quer
 		q.Limit = limit
 	}
 	limit := q.Limit
-	if limit == 0 || limit > s.cfg.MaxPageSize {
+	switch {
+	case limit == 0:
+		limit = s.cfg.PageSize
+	case limit > s.cfg.MaxPageSize:
 		limit = s.cfg.MaxPageSize
 	}
 	f := store.Filter{
