@@ -6,11 +6,14 @@
 #                               the object being visible in cell B
 #                               (p50-ms, p99-ms; target p99 < 1000 ms)
 #   BenchmarkFederationCatchUp  objects per second B pulls after an outage
-#                               (objects/s, target >= 50000), and the
-#                               baseline of the same run: a plain TAXII
-#                               pull of the same objects from A by one of
-#                               its users (pull-objects/s: no signing,
-#                               verification or storing)
+#                               (objects/s, target >= 50000), each cell's
+#                               CPU per object, and the baseline of the
+#                               same run: a plain TAXII pull of the same
+#                               objects from A by one of its users
+#                               (pull-objects/s, and A's CPU per object for
+#                               it: no signing, verification or storing);
+#                               with ids in order and scattered like
+#                               random UUIDs
 #   BenchmarkSign, BenchmarkVerify  the per-object provenance cost of one
 #                               object signed alone
 #   BenchmarkSignBatch, BenchmarkVerifyBatch  the same for pages signed as
@@ -19,6 +22,9 @@
 #   BenchmarkStorePage          the receiving cell alone, in process: decode,
 #                               verify, validate, admit and store a page of
 #                               1000 signed objects (objects/s)
+#   BenchmarkAddVersionsAt      the store alone: a transaction of 1000
+#                               objects with their provenance and the link
+#                               checkpoint, ids in order or scattered
 #
 # With JOINTCELL_BENCH_PROFILE=DIR the catch-up benchmark also writes CPU
 # profiles of both cells (DIR/A.prof, DIR/B.prof).
@@ -42,6 +48,7 @@ echo "# federation benchmarks, count=$count, latency samples=$samples, backlog=$
 go test ./internal/stix/ -run '^$' -bench 'BenchmarkCanonicalize' -count "$count" | tee -a "$out" >&2
 go test ./internal/federation/ -run '^$' -bench 'BenchmarkSign|BenchmarkVerify' -count "$count" | tee -a "$out" >&2
 go test ./internal/federation/ -run '^$' -bench 'BenchmarkStorePage' -benchtime 50x -count "$count" | tee -a "$out" >&2
+go test ./internal/store/sqlite/ -run '^$' -bench 'BenchmarkAddVersionsAt' -benchtime 30x -count "$count" | tee -a "$out" >&2
 go test ./cmd/jointcell/ -run '^$' -bench 'BenchmarkFederationLatency' -benchtime "${samples}x" -count "$count" -timeout 1h | tee -a "$out" >&2
 go test ./cmd/jointcell/ -run '^$' -bench 'BenchmarkFederationCatchUp' -benchtime "${backlog}x" -count "$count" -timeout 1h | tee -a "$out" >&2
 
@@ -66,9 +73,12 @@ END {
 		split(order[k], p, SUBSEP)
 		printf "%-36s %-12s %14.3f\n", p[1], p[2], median(order[k])
 	}
-	ck = "BenchmarkFederationCatchUp" SUBSEP "objects/s"
-	pk = "BenchmarkFederationCatchUp" SUBSEP "pull-objects/s"
-	if ((ck in seen) && (pk in seen)) {
-		printf "\ncatch-up / plain TAXII pull of the same objects: %.3f\n", median(ck) / median(pk)
+	for (k = 1; k <= keys; k++) {
+		split(order[k], p, SUBSEP)
+		if (p[1] !~ /^BenchmarkFederationCatchUp/ || p[2] != "objects/s") continue
+		ck = p[1] SUBSEP "objects/s"; pk = p[1] SUBSEP "pull-objects/s"
+		ak = p[1] SUBSEP "A-cpu-µs/obj"; bk = p[1] SUBSEP "B-cpu-µs/obj"
+		if (pk in seen) printf "\n%s: catch-up / plain TAXII pull of the same objects: %.3f\n", p[1], median(ck) / median(pk)
+		if ((ak in seen) && (bk in seen)) printf "%s: the most two cores allow at A+B = %.1f µs of CPU per object: %.0f objects/s\n", p[1], median(ak) + median(bk), 2e6 / (median(ak) + median(bk))
 	}
 }' "$out"

@@ -775,7 +775,18 @@ func BenchmarkFederationLatency(b *testing.B) {
 // outage: B is stopped, A receives b.N objects, B starts again and pulls
 // them; it reports objects per second from B's restart to the last one
 // being visible.
+//
+// ids=sequential numbers the objects' ids in order, as the other
+// benchmarks do; ids=random scatters them over the id indexes as random
+// UUIDs (which real ids are) do, so that inserts land on other B-tree
+// leaves.
 func BenchmarkFederationCatchUp(b *testing.B) {
+	b.Run("ids=sequential", func(b *testing.B) { benchCatchUp(b, func(n int) int { return n }) })
+	// A bijection of 32-bit numbers that scatters neighbours.
+	b.Run("ids=random", func(b *testing.B) { benchCatchUp(b, func(n int) int { return int(uint32(n) * 2654435761) }) })
+}
+
+func benchCatchUp(b *testing.B, idOf func(int) int) {
 	s := newFedSetup(b, false, true)
 	ctx := context.Background()
 	acme := s.a.client(b, s.a.base, "acme-analyst", s.acmeTok)
@@ -788,7 +799,7 @@ func BenchmarkFederationCatchUp(b *testing.B) {
 	for i := 0; i < b.N; i += batch {
 		var objs []json.RawMessage
 		for j := i; j < min(i+batch, b.N); j++ {
-			n := 200000 + j
+			n := idOf(200000 + j)
 			objs = append(objs, fedObject(b, n, fmt.Sprintf("catch-up %d", n), s.acme, marking.TLP2Green))
 			last = fmt.Sprintf("indicator--%08x-1111-4000-8000-%012x", n, n)
 		}
