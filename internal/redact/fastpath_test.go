@@ -136,3 +136,30 @@ func TestApplyObjectMemo(t *testing.T) {
 		t.Fatalf("the memo holds %d entries for the id, want 1 to %d", n, memoPerID)
 	}
 }
+
+// TestApplyObjectMemoSecondSighting: an object is remembered the second
+// time it is presented, not the first (a peer catching up reads each
+// object once, and remembering costs a copy of it); the third
+// presentation is served from the memo, without Apply's work.
+func TestApplyObjectMemoSecondSighting(t *testing.T) {
+	r := New(testKey)
+	const id = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+	raw := []byte(`{"type":"indicator","id":"` + id + `","name":"n","description":"write to soc@example.com"}`)
+	want, err := r.applyOnce(raw, "indicator", Standard(), nil)
+	if err != nil || bytes.Equal(want, raw) {
+		t.Fatalf("the standard profile must change the fixture: %s, %v", want, err)
+	}
+	std := Standard()
+	for i, remembered := range []int{0, 1, 1} {
+		got, err := r.ApplyObject(bytes.Clone(raw), "indicator", id, std, nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("presentation %d: %s, %v; want %s", i+1, got, err, want)
+		}
+		if n := len(r.memo.m[id]); n != remembered {
+			t.Errorf("after presentation %d: %d entries remembered, want %d", i+1, n, remembered)
+		}
+	}
+	if _, ok := r.memo.seen[id]; ok {
+		t.Error("a remembered id is still noted as seen once")
+	}
+}

@@ -110,9 +110,15 @@ type Redactor struct {
 // remembered raw bytes to equal the ones given, so the id only decides
 // where to look. It is bounded by the bytes it holds and emptied when
 // full.
+//
+// An object is remembered the second time it is presented, not the first:
+// a copy of its bytes is what remembering costs, and a peer catching up
+// (or a client reading a collection once) presents each object once. The
+// first time only its id is noted, in seen.
 type memo struct {
 	mu   sync.RWMutex
 	m    map[string][]memoEntry // by id; a list is replaced, never changed
+	seen map[string]struct{}    // ids presented once, not remembered yet
 	size int
 }
 
@@ -255,20 +261,32 @@ func (r *Redactor) ApplyObject(raw []byte, typ, id string, p *Profile, remove []
 	if err != nil {
 		return nil, err
 	}
-	e := memoEntry{p: p, typ: strings.Clone(typ), nsel: len(remove), remove: rk, raw: bytes.Clone(raw),
+	// The entry's size is known before its bytes are copied, which
+	// happens only once the id was seen before (below).
+	e := memoEntry{p: p, typ: typ, nsel: len(remove), remove: rk, raw: raw,
 		same: len(out) == len(raw) && (len(out) == 0 || &out[0] == &raw[0])}
 	if !e.same {
-		e.out = bytes.Clone(out)
+		e.out = out
 	}
 	r.memo.mu.Lock()
 	defer r.memo.mu.Unlock()
 	if r.memo.m == nil || r.memo.size+e.size() > memoMaxBytes {
-		r.memo.m, r.memo.size = map[string][]memoEntry{}, 0
+		r.memo.m, r.memo.seen, r.memo.size = map[string][]memoEntry{}, map[string]struct{}{}, 0
 	}
+	if _, ok := r.memo.seen[id]; !ok && len(r.memo.m[id]) == 0 {
+		r.memo.seen[strings.Clone(id)] = struct{}{}
+		r.memo.size += len(id) + 48
+		return out, nil
+	}
+	delete(r.memo.seen, id)
 	// A new list, since readers may hold the old one: without an entry
 	// for the same call (other raw bytes under the id), and without the
 	// oldest when full. Strings are copied: the caller's may share an
 	// allocation with the rest of its object.
+	e.typ, e.raw = strings.Clone(e.typ), bytes.Clone(e.raw)
+	if !e.same {
+		e.out = bytes.Clone(e.out)
+	}
 	old := r.memo.m[id]
 	es = make([]memoEntry, 0, min(len(old)+1, memoPerID))
 	for i, o := range old {
