@@ -63,35 +63,35 @@ func splitID(id []byte) (typ []byte, version byte, problem string) {
 	if sep <= 0 {
 		return nil, 0, "must have the form type--UUID"
 	}
-	typ, u := id[:sep], id[sep+2:]
+	typ = id[:sep]
 	if typeNameProblem(typ) != "" {
 		return typ, 0, "has an invalid object type prefix"
 	}
-	if len(u) != 36 {
-		return typ, 0, "must end in a UUID (8-4-4-4-12 hex digits)"
+	version, problem = uuidProblem(id[sep+2:])
+	return typ, version, problem
+}
+
+// uuidProblem is splitID's check of the UUID part of an identifier: what
+// is wrong with u, or "", and the version nibble when u has the form of a
+// UUID.
+func uuidProblem(u []byte) (version byte, problem string) {
+	const form = "must end in a UUID (8-4-4-4-12 hex digits)"
+	if len(u) != 36 || u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-' {
+		return 0, form
 	}
-	for i, c := range u {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return typ, 0, "must end in a UUID (8-4-4-4-12 hex digits)"
-			}
-		default:
-			if !isHex(c) {
-				return typ, 0, "must end in a UUID (8-4-4-4-12 hex digits)"
-			}
-		}
+	if !allHex(u[:8]) || !allHex(u[9:13]) || !allHex(u[14:18]) || !allHex(u[19:23]) || !allHex(u[24:]) {
+		return 0, form
 	}
 	// RFC 4122 defines versions 1 to 5; the OASIS schema's identifier
 	// pattern agrees ([1-5] in the version nibble).
 	version = hexVal(u[14])
 	if version < 1 || version > 5 {
-		return typ, version, "must use an RFC 4122 UUID (version 1 to 5)"
+		return version, "must use an RFC 4122 UUID (version 1 to 5)"
 	}
 	if v := hexVal(u[19]); v < 8 || v > 0xb {
-		return typ, version, "must use an RFC 4122 UUID (variant bits 10)"
+		return version, "must use an RFC 4122 UUID (variant bits 10)"
 	}
-	return typ, version, ""
+	return version, ""
 }
 
 func hexVal(c byte) byte {

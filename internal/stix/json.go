@@ -25,7 +25,9 @@ func syntaxErr(off int, msg string) error {
 	return fmt.Errorf("%w at offset %d: %s", errSyntax, off, msg)
 }
 
-func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+// isWS reports whether c is JSON white space. The first test settles the
+// common case, a byte that is not, in one comparison.
+func isWS(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
 func skipWS(b []byte, i int) int {
 	for i < len(b) && isWS(b[i]) {
@@ -301,8 +303,15 @@ func hex4(h []byte) rune {
 	return r
 }
 
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+func isHex(c byte) bool { return hexDigit[c] }
+
+// hexDigit marks the hexadecimal digits, for isHex: one load instead of
+// three range tests, in the 32 digits of every identifier Validate reads.
+// It is never written.
+var hexDigit = [256]bool{
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true,
+	'A': true, 'B': true, 'C': true, 'D': true, 'E': true, 'F': true,
 }
 
 // objIter walks the members of one JSON object without allocating.
@@ -312,29 +321,39 @@ type objIter struct {
 	depth int
 	err   error
 	done  bool
+	// plain is set by next when the value is a string without escapes,
+	// whose content is the bytes between its quotes.
+	plain bool
 }
 
-// newObjIter starts iterating v, which must be a JSON object.
-func newObjIter(v []byte, depth int) objIter {
-	it := objIter{b: v, depth: depth}
-	it.i = skipWS(v, 0)
-	if it.i >= len(v) || v[it.i] != '{' {
-		it.err = syntaxErr(it.i, "expected object")
-		it.done = true
-		return it
+// newObjIter starts iterating v, which must be a JSON object. The first
+// call of next steps over the opening brace (it.i is 0 until then): a
+// constructor that small is inlined, and the iterator built in place,
+// where copying it from a returned struct stalled on its own stores.
+func newObjIter(v []byte, depth int) objIter { return objIter{b: v, depth: depth} }
+
+// start steps over the opening brace, and reports whether there may be a
+// member: not when v is not an object (it.err says so) or is empty.
+func (it *objIter) start() bool {
+	v := it.b
+	i := skipWS(v, 0)
+	if i >= len(v) || v[i] != '{' {
+		it.fail(syntaxErr(i, "expected object"))
+		return false
 	}
-	it.i = skipWS(v, it.i+1)
+	it.i = skipWS(v, i+1)
 	if it.i < len(v) && v[it.i] == '}' {
 		it.done = true
+		return false
 	}
-	return it
+	return true
 }
 
 // next returns the next member: key is the raw key (between the quotes,
 // escapes not decoded), keyEsc tells whether it has escapes, val the raw
 // value bytes.
 func (it *objIter) next() (key []byte, keyEsc bool, val []byte, ok bool) {
-	if it.done {
+	if it.done || it.i == 0 && !it.start() {
 		return nil, false, nil, false
 	}
 	b, i := it.b, skipWS(it.b, it.i)
@@ -354,7 +373,16 @@ func (it *objIter) next() (key []byte, keyEsc bool, val []byte, ok bool) {
 		return nil, false, nil, false
 	}
 	i = skipWS(b, i+1)
-	vend, err := scanValue(b, i, it.depth+1)
+	var vend int
+	if i < len(b) && b[i] == '"' {
+		// Most values are strings: scanValue would only skip no space
+		// and dispatch to scanString.
+		vend, it.plain, err = scanString(b, i)
+		it.plain = !it.plain
+	} else {
+		vend, err = scanValue(b, i, it.depth+1)
+		it.plain = false
+	}
 	if err != nil {
 		it.fail(err)
 		return nil, false, nil, false
@@ -598,4 +626,158 @@ func appendUnquoted(dst, s []byte, jcs bool) ([]byte, bool) {
 		}
 	}
 	return dst, true
+}
+
+// The functions and iterators below walk JSON that scanValue (or objIter,
+// arrIter) has already accepted: the members of an object Validate has
+// scanned whole. They check nothing and so cannot fail, which makes them
+// cheaper than the checking iterators the values were first read with;
+// on bytes that were not checked they may panic or return nonsense.
+
+// quoteOrBackslash is stopBytes for a string known to be valid: it flags
+// only quotes and backslashes, with the same exact lowest flag.
+func quoteOrBackslash(x uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	return (((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones)) &^ x & highs
+}
+
+// skipString returns the offset just after the valid JSON string starting
+// at b[i] == '"', and whether it has escapes.
+func skipString(b []byte, i int) (end int, esc bool) {
+	i++
+	for {
+		for i+8 <= len(b) {
+			if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if b[i] == '"' {
+			return i + 1, esc
+		}
+		// An escape: what follows the backslash is one character, or
+		// u and four hex digits that the loops pass over.
+		esc = true
+		i += 2
+	}
+}
+
+// skipValue returns the offset just after the valid JSON value starting
+// at b[i] (not at white space).
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		end, _ := skipString(b, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for {
+			switch b[i] {
+			case '"':
+				i, _ = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+	}
+	// A number, true, false or null: up to the next delimiter, if any.
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isWS(b[i]) {
+		i++
+	}
+	return i
+}
+
+// validObjIter walks the members of a valid JSON object, as objIter does,
+// and needs only the object to start b: it stops at its closing brace.
+// Its zero offset means that next has yet to step over the opening brace:
+// done there rather than in newValidObjIter, the constructor is small
+// enough to inline, and the iterator is built in place instead of being
+// copied from a returned struct, a copy that stalled on its own stores.
+type validObjIter struct {
+	b    []byte
+	i    int
+	done bool
+}
+
+// newValidObjIter starts iterating v, a valid JSON object.
+func newValidObjIter(v []byte) validObjIter { return validObjIter{b: v} }
+
+// next returns the next member as objIter.next does.
+func (it *validObjIter) next() (key []byte, keyEsc bool, val []byte, ok bool) {
+	if it.done {
+		return nil, false, nil, false
+	}
+	b, i := it.b, it.i
+	if i == 0 {
+		if i = skipWS(b, skipWS(b, 0)+1); b[i] == '}' {
+			it.i, it.done = i, true
+			return nil, false, nil, false
+		}
+	}
+	i = skipWS(b, i)
+	end, esc := skipString(b, i)
+	key = b[i+1 : end-1]
+	i = skipWS(b, skipWS(b, end)+1)
+	vend := skipValue(b, i)
+	val = b[i:vend]
+	i = skipWS(b, vend)
+	if b[i] == ',' {
+		i++
+	} else {
+		it.done = true
+	}
+	it.i = i
+	return key, esc, val, true
+}
+
+// end is the offset just after the object's closing brace, once next has
+// returned every member.
+func (it *validObjIter) end() int { return it.i + 1 }
+
+// validArrIter walks the elements of a valid JSON array, as arrIter does;
+// like validObjIter, it steps over the opening bracket in next.
+type validArrIter struct {
+	b    []byte
+	i    int
+	done bool
+}
+
+// newValidArrIter starts iterating v, a valid JSON array.
+func newValidArrIter(v []byte) validArrIter { return validArrIter{b: v} }
+
+// next returns the next element as arrIter.next does.
+func (it *validArrIter) next() ([]byte, bool) {
+	if it.done {
+		return nil, false
+	}
+	b, i := it.b, it.i
+	if i == 0 {
+		if i = skipWS(b, skipWS(b, 0)+1); b[i] == ']' {
+			it.done = true
+			return nil, false
+		}
+	}
+	i = skipWS(b, i)
+	end := skipValue(b, i)
+	val := b[i:end]
+	i = skipWS(b, end)
+	if b[i] == ',' {
+		it.i = i + 1
+	} else {
+		it.done = true
+	}
+	return val, true
 }

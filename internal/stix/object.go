@@ -65,8 +65,11 @@ func DecodeObject(raw []byte) (Object, error) {
 	// strings (plus the object_marking_refs slice) however many it has.
 	var (
 		fields [numIndexed][]byte
-		marks  []byte // the object_marking_refs list, nil when absent or null
-		nMarks int
+		// marks are the contents of the object_marking_refs list, nil
+		// when it is absent or null; markBuf holds them for a typical
+		// object without allocating.
+		marks   [][]byte
+		markBuf [8][]byte
 	)
 	it := newObjIter(raw, 0)
 	for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
@@ -98,16 +101,23 @@ func DecodeObject(raw []byte) (Object, error) {
 				err = fmt.Errorf("stix: decode object: revoked must be a boolean, not %s", kindOf(val))
 			}
 		case "object_marking_refs":
-			marks, nMarks, err = checkStrings(key, val)
+			marks, err = stringContents(key, val, markBuf[:0])
 		case "granular_markings":
 			if kindOf(val) != jNull {
-				o.Granular = nil
-				if uerr := json.Unmarshal(val, &o.Granular); uerr != nil {
+				// Into a variable of its own: &o.Granular would move the
+				// whole Object to the heap on every call.
+				var gm []GranularMarking
+				if uerr := json.Unmarshal(val, &gm); uerr != nil {
 					err = fmt.Errorf("stix: decode object: granular_markings: %w", uerr)
 				}
+				o.Granular = gm
 			}
 		}
-		if f >= 0 {
+		switch {
+		case f < 0:
+		case it.plain:
+			fields[f] = val[1 : len(val)-1]
+		default:
 			fields[f], err = indexContent(key, val)
 		}
 		if err != nil {
@@ -122,11 +132,8 @@ func DecodeObject(raw []byte) (Object, error) {
 	for _, c := range fields {
 		total += len(c)
 	}
-	if marks != nil {
-		it := newArrIter(marks, 1)
-		for e, ok := it.next(); ok; e, ok = it.next() {
-			total += len(strContent(e))
-		}
+	for _, c := range marks {
+		total += len(c)
 	}
 	var all string
 	if total > 0 {
@@ -135,11 +142,8 @@ func DecodeObject(raw []byte) (Object, error) {
 		for _, c := range fields {
 			b.Write(c)
 		}
-		if marks != nil {
-			it := newArrIter(marks, 1)
-			for e, ok := it.next(); ok; e, ok = it.next() {
-				b.Write(strContent(e))
-			}
+		for _, c := range marks {
+			b.Write(c)
 		}
 		all = b.String()
 	}
@@ -156,10 +160,9 @@ func DecodeObject(raw []byte) (Object, error) {
 	o.Modified = cut(len(fields[fModified]))
 	o.CreatedByRef = cut(len(fields[fCreatedByRef]))
 	if marks != nil {
-		o.MarkingRefs = make([]string, 0, nMarks)
-		it := newArrIter(marks, 1)
-		for e, ok := it.next(); ok; e, ok = it.next() {
-			o.MarkingRefs = append(o.MarkingRefs, cut(len(strContent(e))))
+		o.MarkingRefs = make([]string, len(marks))
+		for i, c := range marks {
+			o.MarkingRefs[i] = cut(len(c))
 		}
 	}
 	return o, nil
@@ -188,25 +191,29 @@ func indexContent(key, val []byte) ([]byte, error) {
 	return nil, fmt.Errorf("stix: decode object: %s must be a string, not %s", key, kindOf(val))
 }
 
-// checkStrings checks an indexed list of strings and returns it with its
-// length; the list is nil when val is null.
-func checkStrings(key, val []byte) ([]byte, int, error) {
+// stringContents checks an indexed list of strings and appends the
+// contents of its elements to dst[:0], nil for a null element, so that
+// DecodeObject reads the list once. The result is nil when val is null,
+// and not nil (dst[:0]) when it is an empty list.
+func stringContents(key, val []byte, dst [][]byte) ([][]byte, error) {
 	switch kindOf(val) {
 	case jNull:
-		return nil, 0, nil
+		return nil, nil
 	case jArray:
 	default:
-		return nil, 0, fmt.Errorf("stix: decode object: %s must be a list, not %s", key, kindOf(val))
+		return nil, fmt.Errorf("stix: decode object: %s must be a list, not %s", key, kindOf(val))
 	}
-	n := 0
-	it := newArrIter(val, 1)
+	dst = dst[:0]
+	// objIter has checked val whole.
+	it := newValidArrIter(val)
 	for e, ok := it.next(); ok; e, ok = it.next() {
-		if _, err := indexContent(key, e); err != nil {
-			return nil, 0, err
+		c, err := indexContent(key, e)
+		if err != nil {
+			return nil, err
 		}
-		n++
+		dst = append(dst, c)
 	}
-	return val, n, nil
+	return dst, nil
 }
 
 // Decode decodes a bundle, a single object, or a JSON list of objects, and

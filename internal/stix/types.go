@@ -1,5 +1,7 @@
 package stix
 
+import "sort"
+
 // This file is the STIX 2.1 object catalogue: for every object type and
 // every embedded type, which properties exist, which are required, and what
 // type each has. The tables follow the property tables of STIX 2.1 §4
@@ -83,9 +85,13 @@ const (
 
 // spec describes one object or embedded type.
 type spec struct {
-	name    string
-	class   objClass
-	props   map[string]*prop
+	name  string
+	class objClass
+	props map[string]*prop
+	// table is props again, for findProp: validation looks up every
+	// member of every object, and the map's hashing was a sixth of
+	// Validate.
+	table   nameTable[*prop]
 	list    []*prop
 	reqMask uint64
 	// open accepts any well-named property (custom objects, and extension
@@ -106,11 +112,17 @@ type orderRule struct {
 }
 
 func (s *spec) idxOf(name string) (uint8, bool) {
-	p, ok := s.props[name]
-	if !ok {
+	p := findProp(s, name)
+	if p == nil {
 		return 0, false
 	}
 	return p.idx, true
+}
+
+// findProp returns the property of s named key, or nil.
+func findProp[K string | []byte](s *spec, key K) *prop {
+	p, _ := lookupName(&s.table, key)
+	return p
 }
 
 // p builds a property; the helpers below refine it.
@@ -149,6 +161,11 @@ func newSpec(name string, class objClass, groups ...[]prop) *spec {
 			s.list = append(s.list, &q)
 		}
 	}
+	names := make([]string, len(s.list))
+	for i, q := range s.list {
+		names[i] = q.name
+	}
+	s.table = newNameTable(names, s.list)
 	return s
 }
 
@@ -156,15 +173,17 @@ func props(ps ...prop) []prop { return ps }
 
 // catalog is every spec, built once by newCatalog and read-only after.
 type catalog struct {
-	voc      *vocabularies
-	types    map[string]*spec
-	sdos     map[string]bool
-	sros     map[string]bool
-	scos     map[string]bool
-	metas    map[string]bool
-	granular *spec
-	extInst  *spec // an extension-definition--UUID instance
-	custom   map[objClass]*spec
+	voc   *vocabularies
+	types map[string]*spec
+	// typeTable is types again, for the lookup of every object's type.
+	typeTable nameTable[*spec]
+	sdos      map[string]bool
+	sros      map[string]bool
+	scos      map[string]bool
+	metas     map[string]bool
+	granular  *spec
+	extInst   *spec // an extension-definition--UUID instance
+	custom    map[objClass]*spec
 }
 
 // cat is the package's read-only catalogue of STIX 2.1 types.
@@ -511,5 +530,16 @@ func newCatalog() *catalog {
 		p("subject_public_key_exponent", kInt).atLeast(0), p("x509_v3_extensions", kObject).of(x509ext))
 	x509.check = checkAtLeastOne
 	x509.order = []orderRule{{"validity_not_before", "validity_not_after", false}}
+
+	names := make([]string, 0, len(c.types))
+	for name := range c.types {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same table on every run
+	specs := make([]*spec, len(names))
+	for i, name := range names {
+		specs[i] = c.types[name]
+	}
+	c.typeTable = newNameTable(names, specs)
 	return c
 }

@@ -136,6 +136,7 @@ type validator struct {
 	id     []byte // raw id of the object being validated
 	root   []byte // raw bytes of the object being validated
 	states []*objState
+	ms     []member // the members of the objects being validated, level after level
 	depth  int
 	cat    *catalog
 	// inline holds the states of the first levels so that a typical
@@ -156,6 +157,42 @@ type objState struct {
 	seen     uint64
 	typ      []byte
 	toplevel bool // a toplevel-property-extension is declared
+	// ts holds the instants of the first timestamps timestamp accepted,
+	// nts of them, for the order rules, which compare some of them.
+	ts  [4]instant
+	nts int
+}
+
+// instant is a timestamp property's value as seconds since the epoch and
+// nanoseconds (scanTS).
+type instant struct {
+	idx  uint8 // the property's index in its spec
+	sec  int64
+	nsec int
+}
+
+// instant returns the value of timestamp property name, when it is present
+// and valid.
+func (s *objState) instant(name string) (instant, bool) {
+	p := findProp(s.spec, name)
+	if p == nil || s.seen&(1<<p.idx) == 0 {
+		return instant{}, false
+	}
+	for _, t := range s.ts[:s.nts] {
+		if t.idx == p.idx {
+			return t, true
+		}
+	}
+	sec, nsec, _, ok := scanTS(strContent(s.raw[s.vals[p.idx][0]:s.vals[p.idx][1]]))
+	if !ok {
+		return instant{}, false
+	}
+	return instant{p.idx, sec, nsec}, true
+}
+
+// before reports whether a is an earlier instant than b.
+func (a instant) before(b instant) bool {
+	return a.sec < b.sec || a.sec == b.sec && a.nsec < b.nsec
 }
 
 func (s *objState) get(name string) []byte {
@@ -180,6 +217,7 @@ func newValidator(opts Options) *validator {
 var validatorPool = sync.Pool{New: func() any {
 	v := &validator{}
 	v.path = make([]seg, 0, 8)
+	v.ms = make([]member, 0, 64)
 	v.states = []*objState{&v.inline[0], &v.inline[1], &v.inline[2]}
 	return v
 }}
@@ -204,7 +242,7 @@ func (v *validator) state() *objState {
 		v.states = append(v.states, &objState{})
 	}
 	st := v.states[v.depth]
-	st.seen, st.toplevel, st.typ = 0, false, nil
+	st.seen, st.toplevel, st.typ, st.nts = 0, false, nil, 0
 	return st
 }
 
@@ -250,10 +288,31 @@ func (v *validator) warnf(format string, args ...any) {
 	}
 }
 
+// member is one member of the object being validated, as offsets in its
+// raw bytes. Offsets rather than slices, because the validator keeps the
+// members of every level in one slice it reuses (v.ms): a slice of
+// members with pointers would have to be cleared before the validator
+// goes back to its pool, and a fresh array on the stack zeroed for every
+// object, both of which cost more than taking the slices again.
 type member struct {
-	key []byte
-	esc bool
-	val []byte
+	k0, k1, v0, v1 uint32 // raw[k0:k1] is the key, raw[v0:v1] the value
+	esc            bool   // the key has escapes
+}
+
+func (m *member) keyIn(raw []byte) []byte { return raw[m.k0:m.k1] }
+func (m *member) valIn(raw []byte) []byte { return raw[m.v0:m.v1] }
+
+// addMember appends a member of raw to v.ms. It sets the fields one by
+// one: built as a composite literal, the member went through a temporary
+// whose narrow stores the wide loads of the copy could not forward from,
+// a stall that cost as much as scanning the member.
+func (v *validator) addMember(raw, key []byte, esc bool, val []byte) {
+	v.ms = append(v.ms, member{})
+	m := &v.ms[len(v.ms)-1]
+	k0, v0 := cap(raw)-cap(key), cap(raw)-cap(val)
+	m.k0, m.k1 = uint32(k0), uint32(k0+len(key))
+	m.v0, m.v1 = uint32(v0), uint32(v0+len(val))
+	m.esc = esc
 }
 
 // object validates one top-level STIX object.
@@ -263,27 +322,28 @@ func (v *validator) object(raw []byte) {
 		v.errorf("object must be a JSON object")
 		return
 	}
-	var buf [40]member
-	ms := buf[:0]
+	v.ms = v.ms[:0]
 	it := newObjIter(raw, 0)
 	for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
-		ms = append(ms, member{k, esc, val})
+		v.addMember(raw, k, esc, val)
 	}
+	ms := v.ms
 	if it.err != nil {
 		v.errorf("object is not valid JSON: %v", it.err)
 		return
 	}
 	var typVal, extVal []byte
-	for _, m := range ms {
-		switch string(m.key) {
+	for i := range ms {
+		m := &ms[i]
+		switch string(m.keyIn(raw)) {
 		case "type":
-			typVal = m.val
+			typVal = m.valIn(raw)
 		case "id":
-			if kindOf(m.val) == jString {
-				v.id = strContent(m.val)
+			if val := m.valIn(raw); kindOf(val) == jString {
+				v.id = strContent(val)
 			}
 		case "extensions":
-			extVal = m.val
+			extVal = m.valIn(raw)
 		}
 	}
 	if typVal == nil {
@@ -299,7 +359,7 @@ func (v *validator) object(raw []byte) {
 		return
 	}
 	typ := strContent(typVal)
-	sp := v.cat.types[string(typ)]
+	sp, _ := lookupName(&v.cat.typeTable, typ)
 	if sp == nil {
 		sp = v.customSpec(typ, extVal)
 		if sp == nil {
@@ -314,20 +374,20 @@ func (v *validator) object(raw []byte) {
 	v.members(st, ms)
 	v.objectRules(st)
 	if v.opts.Pattern != nil && string(typ) == "indicator" {
-		v.indicatorPattern(ms)
+		v.indicatorPattern(raw, ms)
 	}
 }
 
 // indicatorPattern checks the pattern of an indicator whose pattern_type is
 // stix with the caller's pattern validator.
-func (v *validator) indicatorPattern(ms []member) {
+func (v *validator) indicatorPattern(raw []byte, ms []member) {
 	var pattern, patternType []byte
-	for _, m := range ms {
-		switch string(m.key) {
+	for i := range ms {
+		switch m := &ms[i]; string(m.keyIn(raw)) {
 		case "pattern":
-			pattern = m.val
+			pattern = m.valIn(raw)
 		case "pattern_type":
-			patternType = m.val
+			patternType = m.valIn(raw)
 		}
 	}
 	if pattern == nil || kindOf(pattern) != jString || string(strContent(patternType)) != "stix" {
@@ -373,12 +433,12 @@ func (v *validator) customSpec(typ, extVal []byte) *spec {
 // hasExtensionType reports whether an extensions dictionary declares an
 // extension-definition instance with the given extension_type.
 func hasExtensionType(extVal []byte, want string) bool {
-	it := newObjIter(extVal, 1)
+	it := newValidObjIter(extVal)
 	for k, _, val, ok := it.next(); ok; k, _, val, ok = it.next() {
 		if !bytes.HasPrefix(k, []byte("extension-definition--")) || kindOf(val) != jObject {
 			continue
 		}
-		inner := newObjIter(val, 2)
+		inner := newValidObjIter(val)
 		for ik, _, iv, iok := inner.next(); iok; ik, _, iv, iok = inner.next() {
 			if string(ik) == "extension_type" && string(strContent(iv)) == want {
 				return true
@@ -392,14 +452,15 @@ func hasExtensionType(extVal []byte, want string) bool {
 // required ones and the spec's own rules.
 func (v *validator) members(st *objState, ms []member) {
 	sp := st.spec
-	for _, m := range ms {
-		key := m.key
+	for i := range ms {
+		m := &ms[i]
+		key, val := m.keyIn(st.raw), m.valIn(st.raw)
 		if m.esc {
-			key = keyContent(m.key, true)
+			key = keyContent(key, true)
 		}
-		p := sp.props[string(key)]
+		p := findProp(sp, key)
 		if p == nil {
-			v.unknown(st, key, m.val)
+			v.unknown(st, key, val)
 			continue
 		}
 		bit := uint64(1) << p.idx
@@ -410,8 +471,8 @@ func (v *validator) members(st *objState, ms []member) {
 			continue
 		}
 		st.seen |= bit
-		st.vals[p.idx] = offsets(st.raw, m.val)
-		v.value(st, p, m.val)
+		st.vals[p.idx][0], st.vals[p.idx][1] = m.v0, m.v1
+		v.value(st, p, val)
 		v.pop()
 	}
 	if missing := sp.reqMask &^ st.seen; missing != 0 {
@@ -429,12 +490,6 @@ func (v *validator) members(st *objState, ms []member) {
 	if sp.check != nil {
 		sp.check(v, st)
 	}
-}
-
-// offsets locates val, a sub-slice of raw, as a pair of offsets.
-func offsets(raw, val []byte) [2]uint32 {
-	start := cap(raw) - cap(val)
-	return [2]uint32{uint32(start), uint32(start + len(val))}
 }
 
 func specName(st *objState) string {
@@ -485,28 +540,34 @@ func (v *validator) unknown(st *objState, key, val []byte) {
 // embedded validates an embedded object (external reference, kill chain
 // phase, extension, ...) with spec sp.
 func (v *validator) embedded(sp *spec, raw []byte) {
+	v.embeddedIn(sp, raw)
+}
+
+// embeddedIn is embedded for the value that raw starts with, which may be
+// followed by more of the object it is part of, and returns the length of
+// that value: list walks a list of objects with it, in one pass where
+// finding each element's end first was a second.
+func (v *validator) embeddedIn(sp *spec, raw []byte) int {
 	if kindOf(raw) != jObject {
 		v.errorf("%s must be an object", v.lastName())
-		return
+		return skipValue(raw, 0)
 	}
 	v.depth++
 	defer func() { v.depth-- }()
 	if v.depth > maxDepth {
-		return
+		return skipValue(raw, 0)
 	}
 	st := v.state()
 	st.spec, st.raw = sp, raw
-	var buf [16]member
-	ms := buf[:0]
-	it := newObjIter(raw, v.depth)
+	// raw is part of the object that object scanned whole.
+	base := len(v.ms)
+	it := newValidObjIter(raw)
 	for k, esc, val, ok := it.next(); ok; k, esc, val, ok = it.next() {
-		ms = append(ms, member{k, esc, val})
+		v.addMember(raw, k, esc, val)
 	}
-	if it.err != nil {
-		v.errorf("%s is not valid JSON: %v", v.lastName(), it.err)
-		return
-	}
-	v.members(st, ms)
+	v.members(st, v.ms[base:])
+	v.ms = v.ms[:base]
+	return it.end()
 }
 
 // lastName is the nearest property name on the path, for messages.
@@ -552,7 +613,7 @@ func (v *validator) value(st *objState, p *prop, val []byte) {
 			v.errorf("%s must be true or false, not %s", p.name, k)
 		}
 	case kTimestamp, kTimestampMs, kTimestampMsShould:
-		v.timestamp(p, val, p.kind)
+		v.timestamp(st, p, val, p.kind)
 	case kType:
 		if k != jString {
 			v.errorf("type must be a string")
@@ -565,26 +626,16 @@ func (v *validator) value(st *objState, p *prop, val []byte) {
 		v.selfID(st, val)
 	case kID:
 		v.ref(p, val)
-	case kIDList:
-		v.list(p, val, func(e []byte) { v.ref(p, e) })
-	case kStringList:
-		v.list(p, val, func(e []byte) {
-			if kindOf(e) != jString {
-				v.errorf("%s must hold only strings", p.name)
-			}
-		})
+	case kIDList, kStringList, kVocabList, kEnumList, kObjectList, kGranular:
+		v.list(p, val)
 	case kVocab, kEnum:
 		v.vocabValue(p, val)
-	case kVocabList, kEnumList:
-		v.list(p, val, func(e []byte) { v.vocabValue(p, e) })
 	case kDict:
 		v.dict(p.name, val)
 	case kHashes:
 		v.hashes(p.name, val)
 	case kObject:
 		v.embedded(p.sub, val)
-	case kObjectList:
-		v.list(p, val, func(e []byte) { v.embedded(p.sub, e) })
 	case kHex:
 		s := strContent(val)
 		if k != jString || len(s)%2 != 0 || !allHex(s) {
@@ -596,28 +647,64 @@ func (v *validator) value(st *objState, p *prop, val []byte) {
 		}
 	case kExtensions:
 		v.extensions(st, val)
-	case kGranular:
-		v.list(p, val, func(e []byte) { v.embedded(v.cat.granular, e) })
 	case kLangContents:
 		v.langContents(val)
 	case kAny:
 	}
 }
 
-// list checks a non-empty JSON list and calls each for every element with
-// the index pushed on the path. STIX 2.1 §2.x: lists MUST NOT be empty.
-func (v *validator) list(p *prop, val []byte, each func([]byte)) {
+// list checks a non-empty JSON list and each of its elements, as p.kind
+// says, with the index pushed on the path. STIX 2.1 §2.x: lists MUST NOT
+// be empty. (A switch rather than a function per kind: the calls through
+// a func value cost more than the checks of short elements.)
+func (v *validator) list(p *prop, val []byte) {
 	if kindOf(val) != jArray {
 		v.errorf("%s must be a list, not %s", p.name, kindOf(val))
 		return
 	}
-	it := newArrIter(val, v.depth+1)
+	if p.kind == kObjectList || p.kind == kGranular {
+		v.objectList(p, val)
+		return
+	}
+	it := newValidArrIter(val)
 	n := 0
 	for e, ok := it.next(); ok; e, ok = it.next() {
 		v.pushIdx(n)
-		each(e)
+		switch p.kind {
+		case kIDList:
+			v.ref(p, e)
+		case kStringList:
+			if kindOf(e) != jString {
+				v.errorf("%s must hold only strings", p.name)
+			}
+		case kVocabList, kEnumList:
+			v.vocabValue(p, e)
+		}
 		v.pop()
 		n++
+	}
+	if n == 0 {
+		v.errorf("%s must not be an empty list", p.name)
+	}
+}
+
+// objectList is list for a list of objects, val a valid JSON list: each
+// element is validated by embeddedIn, which also finds where it ends.
+func (v *validator) objectList(p *prop, val []byte) {
+	sp := p.sub
+	if p.kind == kGranular {
+		sp = v.cat.granular
+	}
+	i := skipWS(val, skipWS(val, 0)+1)
+	n := 0
+	for val[i] != ']' {
+		v.pushIdx(n)
+		end := i + v.embeddedIn(sp, val[i:])
+		v.pop()
+		n++
+		if i = skipWS(val, end); val[i] == ',' {
+			i = skipWS(val, i+1)
+		}
 	}
 	if n == 0 {
 		v.errorf("%s must not be an empty list", p.name)
@@ -700,15 +787,19 @@ func isBase64(s []byte) bool {
 	return true
 }
 
-func (v *validator) timestamp(p *prop, val []byte, kind kind) {
+func (v *validator) timestamp(st *objState, p *prop, val []byte, kind kind) {
 	if kindOf(val) != jString {
 		v.errorf("%s must be a timestamp string, not %s", p.name, kindOf(val))
 		return
 	}
-	_, frac, ok := parseTS(strContent(val))
+	sec, nsec, frac, ok := scanTS(strContent(val))
 	if !ok {
 		v.errorf("%s must be an RFC 3339 timestamp in UTC ending in Z, like 2016-05-12T08:17:27.000Z (STIX 2.1 §3.2), not %s", p.name, val)
 		return
+	}
+	if st.nts < len(st.ts) {
+		st.ts[st.nts] = instant{p.idx, sec, nsec}
+		st.nts++
 	}
 	switch {
 	case frac >= 3:
@@ -727,7 +818,21 @@ func (v *validator) selfID(st *objState, val []byte) {
 		return
 	}
 	id := strContent(val)
-	typ, version, msg := splitID(id)
+	var (
+		typ     []byte
+		version byte
+		msg     string
+	)
+	if n := len(st.typ); len(id) >= n+2 && bytes.Equal(id[:n], st.typ) && id[n] == '-' && id[n+1] == '-' {
+		// The usual case, id starting with its own type: st.typ is a
+		// valid type name (a STIX type, or a custom one customSpec
+		// checked), with no double hyphen and no hyphen at its end, so
+		// splitID would cut id right here and find the prefix valid.
+		typ = id[:n]
+		version, msg = uuidProblem(id[n+2:])
+	} else {
+		typ, version, msg = splitID(id)
+	}
 	if msg != "" {
 		v.errorf("id %q %s (STIX 2.1 §2.9)", id, msg)
 		return
@@ -775,6 +880,21 @@ func (v *validator) ref(p *prop, val []byte) {
 		return
 	}
 	id := strContent(val)
+	if p.refs == refTypes {
+		for _, a := range p.refTypes {
+			if n := len(a); len(id) >= n+2 && string(id[:n]) == a && id[n] == '-' && id[n+1] == '-' {
+				// The usual case, a reference to one of the types it
+				// may point to: a is a STIX type name, with no double
+				// hyphen and no hyphen at its end, so splitID would cut
+				// id right here and find the prefix valid, and the type
+				// is one of p.refTypes.
+				if _, msg := uuidProblem(id[n+2:]); msg != "" {
+					v.errorf("%s: %q %s (STIX 2.1 §2.9)", p.name, id, msg)
+				}
+				return
+			}
+		}
+	}
 	typ, _, msg := splitID(id)
 	if msg != "" {
 		v.errorf("%s: %q %s (STIX 2.1 §2.9)", p.name, id, msg)
@@ -845,7 +965,7 @@ func (v *validator) dict(name string, val []byte) {
 		v.errorf("%s must be a dictionary (JSON object), not %s", name, kindOf(val))
 		return
 	}
-	it := newObjIter(val, v.depth+1)
+	it := newValidObjIter(val)
 	for k, esc, _, ok := it.next(); ok; k, esc, _, ok = it.next() {
 		key := keyContent(k, esc)
 		if len(key) == 0 || len(key) > 250 || !isASCII(key) {
@@ -890,7 +1010,7 @@ func (v *validator) hashes(name string, val []byte) {
 		v.errorf("%s must be a dictionary of hashes, not %s", name, kindOf(val))
 		return
 	}
-	it := newObjIter(val, v.depth+1)
+	it := newValidObjIter(val)
 	n := 0
 	for k, esc, hv, ok := it.next(); ok; k, esc, hv, ok = it.next() {
 		n++
@@ -912,7 +1032,7 @@ func (v *validator) hashes(name string, val []byte) {
 		}
 		v.pop()
 	}
-	if it.err == nil && n == 0 {
+	if n == 0 {
 		v.errorf("%s must contain at least one hash", name)
 	}
 }
@@ -925,7 +1045,7 @@ func (v *validator) extensions(st *objState, val []byte) {
 		v.errorf("extensions must be a dictionary, not %s", kindOf(val))
 		return
 	}
-	it := newObjIter(val, v.depth+1)
+	it := newValidObjIter(val)
 	n := 0
 	for k, esc, ev, ok := it.next(); ok; k, esc, ev, ok = it.next() {
 		n++
@@ -960,7 +1080,7 @@ func (v *validator) extensions(st *objState, val []byte) {
 		}
 		v.pop()
 	}
-	if it.err == nil && n == 0 {
+	if n == 0 {
 		v.errorf("extensions must not be empty")
 	}
 }
@@ -977,7 +1097,7 @@ func (v *validator) predefinedExtension(key []byte) string {
 }
 
 func objHasKey(obj []byte, key string) bool {
-	it := newObjIter(obj, 1)
+	it := newValidObjIter(obj)
 	for k, _, _, ok := it.next(); ok; k, _, _, ok = it.next() {
 		if string(k) == key {
 			return true
@@ -993,7 +1113,7 @@ func (v *validator) langContents(val []byte) {
 		v.errorf("contents must be a dictionary, not %s", kindOf(val))
 		return
 	}
-	it := newObjIter(val, v.depth+1)
+	it := newValidObjIter(val)
 	n := 0
 	for k, esc, lv, ok := it.next(); ok; k, esc, lv, ok = it.next() {
 		n++
@@ -1011,21 +1131,20 @@ func (v *validator) langContents(val []byte) {
 
 // order checks that r.second is not before (or, strict, is after) r.first.
 func (v *validator) order(st *objState, r orderRule) {
-	a, b := st.get(r.first), st.get(r.second)
-	if a == nil || b == nil {
-		return
-	}
-	ta, _, ok1 := parseTS(strContent(a))
-	tb, _, ok2 := parseTS(strContent(b))
+	ta, ok1 := st.instant(r.first)
+	tb, ok2 := st.instant(r.second)
 	if !ok1 || !ok2 {
 		return
 	}
-	v.push(r.second)
-	defer v.pop()
-	if r.strict && !tb.After(ta) {
+	switch {
+	case r.strict && !ta.before(tb):
+		v.push(r.second)
 		v.errorf("%s must be later than %s", r.second, r.first)
-	} else if tb.Before(ta) {
+		v.pop()
+	case tb.before(ta):
+		v.push(r.second)
 		v.errorf("%s must not be earlier than %s", r.second, r.first)
+		v.pop()
 	}
 }
 

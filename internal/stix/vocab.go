@@ -8,18 +8,24 @@ type vocab struct {
 	name   string
 	closed bool
 	values map[string]struct{}
+	table  nameTable[struct{}] // values again, for has
 }
 
 func newVocab(name string, closed bool, list string) *vocab {
 	v := &vocab{name: name, closed: closed, values: map[string]struct{}{}}
+	var names []string
 	for _, s := range strings.Fields(list) {
-		v.values[s] = struct{}{}
+		if _, dup := v.values[s]; !dup {
+			v.values[s] = struct{}{}
+			names = append(names, s)
+		}
 	}
+	v.table = newNameTable(names, make([]struct{}, len(names)))
 	return v
 }
 
 func (v *vocab) has(s []byte) bool {
-	_, ok := v.values[string(s)]
+	_, ok := lookupName(&v.table, s)
 	return ok
 }
 
