@@ -541,26 +541,24 @@ func (s *Service) checkOne(raw []byte, keyFor func(string) (ed25519.PublicKey, b
 	var vr verification
 	sig, body, err := s.ver.verifyBody(raw, keyFor)
 	vr.sig, vr.err = sig, err
-	var o stix.Object
-	derr := errNoBody
 	if body != nil {
-		if o, derr = stix.DecodeObject(body); derr == nil {
+		if o, err := stix.DecodeObject(body); err == nil {
+			if !validated {
+				vr.problems = validationError(o) // the body, not raw
+			}
 			o.Raw = raw
+			return o, vr, nil
 		}
 	}
-	if derr != nil {
-		if o, err = stix.DecodeObject(raw); err != nil {
-			return stix.Object{}, vr, err
-		}
+	o, err := stix.DecodeObject(raw)
+	if err != nil {
+		return stix.Object{}, vr, err
 	}
 	if !validated {
 		vr.problems = validationError(o)
 	}
 	return o, vr, nil
 }
-
-// errNoBody stands for a verification that returned no body to decode.
-var errNoBody = errors.New("no signed body")
 
 // commitPage admits and stores a checked page (storePage).
 func (s *Service) commitPage(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, cur store.Link, pg *pulledPage, attempts *int) (store.Link, error) {
