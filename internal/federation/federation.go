@@ -14,7 +14,6 @@
 package federation
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -451,36 +450,12 @@ func (s *Service) egressOne(sn *snapshot, p store.Peer, keys []string, v store.V
 	}
 	// A version relayed from another cell keeps that cell's signature
 	// when it leaves unchanged, so that its producer stays provable.
-	if mayCarryExtension(b) {
-		if fp := signerOf(b); fp != "" && fp != s.fp {
-			if _, err := s.ver.Verify(b, sn.keyFor); err == nil {
-				return b, false, true
-			}
+	if fp := signerOf(b); fp != "" && fp != s.fp {
+		if _, err := s.ver.Verify(b, sn.keyFor); err == nil {
+			return b, false, true
 		}
 	}
 	return b, true, true
-}
-
-// mayCarryExtension reports whether raw holds the provenance extension's
-// id, as signerOf's own first test does (bytes.Contains), but faster on
-// the objects a cell serves, which mostly have none: it looks for the
-// id's second byte, an "x", which STIX properties and values seldom
-// have, where bytes.Contains would stop at every "e".
-func mayCarryExtension(raw []byte) bool {
-	if len(raw) < len(extID) {
-		return false
-	}
-	for i := 1; ; {
-		j := bytes.IndexByte(raw[i:], extID[1])
-		if j < 0 {
-			return false
-		}
-		i += j
-		if bytes.HasPrefix(raw[i-1:], extID) {
-			return true
-		}
-		i++
-	}
 }
 
 // peerPrincipal is the principal that stands for peer p in the read path.

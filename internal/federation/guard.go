@@ -138,7 +138,7 @@ func (g *Guard) AdmitBatch(ctx context.Context, p access.Principal, c store.Coll
 	}
 	// The TAXII server validated the objects before asking
 	// (taxii.BatchAdmitter).
-	res, err := g.s.admitAll(ctx, sn, peer, c, objs, true)
+	res, err := g.s.admitAll(ctx, sn, peer, c, objs)
 	if err != nil {
 		return fill(err)
 	}
@@ -172,7 +172,7 @@ func (g *Guard) Present(p access.Principal, c store.Collection, v store.Version)
 // rules (egress), what leaves signed as one batch with one ed25519
 // signature; to anyone else as the wrapped policy does.
 func (g *Guard) PresentBatch(p access.Principal, c store.Collection, vs []store.Version) [][]byte {
-	present := g.presenter(p, c)
+	present := presenter(g.pol, p, c)
 	sn, peer, ok := g.peerOf(context.Background(), p)
 	if !ok {
 		out := make([][]byte, len(vs))
@@ -203,13 +203,13 @@ type pagePresenter interface {
 
 var _ pagePresenter = (*access.Policy)(nil)
 
-// presenter returns the wrapped policy's Present for p and c, prepared
-// once for a page when the policy can.
-func (g *Guard) presenter(p access.Principal, c store.Collection) func(store.Version) ([]byte, bool) {
-	if pp, ok := g.pol.(pagePresenter); ok {
+// presenter returns pol's Present for p and c, prepared once for a page
+// when the policy can.
+func presenter(pol Policy, p access.Principal, c store.Collection) func(store.Version) ([]byte, bool) {
+	if pp, ok := pol.(pagePresenter); ok {
 		return pp.Presenter(p, c)
 	}
-	return func(v store.Version) ([]byte, bool) { return g.pol.Present(p, c, v) }
+	return func(v store.Version) ([]byte, bool) { return pol.Present(p, c, v) }
 }
 
 // Info is the answer of GET /federation/info/: who this cell is.

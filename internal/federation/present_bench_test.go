@@ -226,7 +226,7 @@ func BenchmarkPresentBatch(b *testing.B) {
 			if !ok {
 				b.Fatal("the account is not the peer's")
 			}
-			f.s.egressPage(sn, peer, f.page, f.g.presenter(f.account, f.coll))
+			f.s.egressPage(sn, peer, f.page, presenter(f.pol, f.account, f.coll))
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/object")
 	})

@@ -519,7 +519,7 @@ func (s *Service) checkPage(sn *snapshot, raws []json.RawMessage, dateAddedLast 
 	derrs := make([]error, len(raws))
 	keyFor := s.verifyKey(sn)
 	parallel(len(raws), func(i int) {
-		decoded[i], pre[i], derrs[i] = s.checkOne(raws[i], keyFor, false)
+		decoded[i], pre[i], derrs[i] = s.checkOne(raws[i], keyFor)
 	})
 	pg.objs, pg.pre = decoded[:0], pre[:0]
 	for i, o := range decoded {
@@ -533,19 +533,17 @@ func (s *Service) checkPage(sn *snapshot, raws []json.RawMessage, dateAddedLast 
 }
 
 // checkOne decodes raw and runs its pure checks: the provenance signature
-// and, unless validated, STIX validation. A signed object is decoded and
-// validated without its provenance extension, which the verification has
-// read strictly (the generic checks of that extension's members cost as
-// much as the rest of an indicator); the object keeps raw as its bytes.
-func (s *Service) checkOne(raw []byte, keyFor func(string) (ed25519.PublicKey, bool), validated bool) (stix.Object, verification, error) {
+// and STIX validation. A signed object is decoded and validated without
+// its provenance extension, which the verification has read strictly (the
+// generic checks of that extension's members cost as much as the rest of
+// an indicator); the object keeps raw as its bytes.
+func (s *Service) checkOne(raw []byte, keyFor func(string) (ed25519.PublicKey, bool)) (stix.Object, verification, error) {
 	var vr verification
 	sig, body, err := s.ver.verifyBody(raw, keyFor)
 	vr.sig, vr.err = sig, err
 	if body != nil {
 		if o, err := stix.DecodeObject(body); err == nil {
-			if !validated {
-				vr.problems = validationError(o) // the body, not raw
-			}
+			vr.problems = validationError(o) // the body, not raw
 			o.Raw = raw
 			return o, vr, nil
 		}
@@ -554,9 +552,7 @@ func (s *Service) checkOne(raw []byte, keyFor func(string) (ed25519.PublicKey, b
 	if err != nil {
 		return stix.Object{}, vr, err
 	}
-	if !validated {
-		vr.problems = validationError(o)
-	}
+	vr.problems = validationError(o)
 	return o, vr, nil
 }
 
@@ -707,38 +703,17 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// admitAll admits a batch from peer p: the pure checks of every object
-// (STIX validation and the provenance signature, the dearest parts) run
-// in parallel, then the write rules run in order, since an object may need
-// a marking definition or an earlier version from the same batch. The
-// result has one entry per object. validated says the objects have passed
-// STIX validation already (the TAXII server validates what is posted).
-func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, validated bool) ([]admitted, error) {
+// admitAll admits a batch a peer pushed, whose objects the TAXII server
+// has decoded and validated already: the provenance signatures (the
+// dearest part) are checked in parallel, then the write rules run in
+// order, since an object may need a marking definition or an earlier
+// version from the same batch. The result has one entry per object.
+func (s *Service) admitAll(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object) ([]admitted, error) {
 	pre := make([]verification, len(objs))
 	keyFor := s.verifyKey(sn)
-	if validated {
-		parallel(len(objs), func(i int) {
-			pre[i].sig, _, pre[i].err = s.ver.verifyBody(objs[i].Raw, keyFor)
-		})
-		return s.admitChecked(ctx, sn, p, coll, objs, pre)
-	}
-	checked := make([]stix.Object, len(objs))
 	parallel(len(objs), func(i int) {
-		o, vr, err := s.checkOne(objs[i].Raw, keyFor, false)
-		if err != nil {
-			// objs are decoded already, so this does not happen; keep
-			// the object as given and let validation speak.
-			o, vr.problems = objs[i], validationError(objs[i])
-		}
-		checked[i], pre[i] = o, vr
+		pre[i].sig, _, pre[i].err = s.ver.verifyBody(objs[i].Raw, keyFor)
 	})
-	return s.admitChecked(ctx, sn, p, coll, checked, pre)
-}
-
-// admitChecked runs the write rules over objects whose pure checks are
-// done (pre, one per object), with the store lookups of the whole batch
-// made once.
-func (s *Service) admitChecked(ctx context.Context, sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification) ([]admitted, error) {
 	lk, err := s.lookup(ctx, coll, objs)
 	if err != nil {
 		return nil, err
@@ -827,10 +802,7 @@ func (s *Service) pushOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	pp := peerPrincipal(p, keys)
 	cc := coll
 	cc.ReadBy = keys // the link is the peer's right to read this collection
-	present := func(v store.Version) ([]byte, bool) { return s.cfg.Policy.Present(pp, cc, v) }
-	if pr, ok := s.cfg.Policy.(pagePresenter); ok {
-		present = pr.Presenter(pp, cc) // decided once for the page
-	}
+	present := presenter(s.cfg.Policy, pp, cc)
 	var out []json.RawMessage
 	for _, b := range s.egressBatch(sn, p, page.Versions, present) {
 		if b != nil {

@@ -234,7 +234,7 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 
 // sqlPutProvenance records the provenance of the objects whose ids are
 // ?1 (a JSON array), all produced by cell ?2 and received from peer ?3, at
-// ?4, keeping the records that exist. A pull stores a page of up to 1000
+// ?4, keeping the records that exist. A pull stores a page of up to 5000
 // of them per transaction, which share their cell and peer: binding the
 // ids as one value costs a fraction of binding four values per row.
 //
