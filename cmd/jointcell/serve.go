@@ -170,8 +170,11 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 	st := metrics.CountingStore(c.Store)
 	authn := auth.New(st, auditLog, auth.Options{OnFailure: func() { metrics.AuthFailures.Inc() }, Logger: logger})
 	policy := access.NewPolicy(access.PolicyConfig{
-		Groups:    st.ListGroups,
-		Objects:   st,
+		Groups: st.ListGroups,
+		// The store itself, not the counting wrapper: the policy only
+		// reads, and the wrapper would hide the store's optional
+		// StoredIDs (a batch of new ids then needs no history query).
+		Objects:   c.Store,
 		Redaction: redaction,
 		Redactor:  redact.New(c.RedactionKey),
 		Logger:    logger,

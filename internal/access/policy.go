@@ -449,6 +449,13 @@ type storedVersion struct {
 // parameter of the store's SQL, whose number is limited.
 const maxHistoryIDs = 500
 
+// storedIDFinder is implemented by stores that can tell cheaply which ids
+// of a batch have any stored version in a collection (sqlite.DB): a batch
+// of new objects then needs no history query at all.
+type storedIDFinder interface {
+	StoredIDs(ctx context.Context, collectionID string, ids []string) ([]string, error)
+}
+
 // PreloadHistory looks up the stored versions of every object of objs that
 // Admit checks against its history (only the creator versions an object;
 // marking definitions keep one content), with one store query per 500 ids
@@ -472,6 +479,15 @@ func (pol *Policy) PreloadHistory(ctx context.Context, c store.Collection, objs 
 			h.byID[o.ID] = nil
 			ids = append(ids, o.ID)
 		}
+	}
+	if sf, ok := pol.cfg.Objects.(storedIDFinder); ok && len(ids) > 0 {
+		// Only the ids the collection has seen have a history to read;
+		// the others keep their nil entry (nothing stored).
+		found, err := sf.StoredIDs(ctx, c.ID, ids)
+		if err != nil {
+			return ctx, fmt.Errorf("access: admit: look up versions: %w", err)
+		}
+		ids = found
 	}
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), maxHistoryIDs)]

@@ -2,6 +2,7 @@ package taxii
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 )
@@ -266,6 +267,14 @@ func (s *scanner) str() (esc, ok bool) {
 	}
 	s.i++
 	for s.i < len(s.b) {
+		// Eight bytes at a time while none of them ends the string or
+		// needs a look: most of a page is plain string content.
+		for s.i+8 <= len(s.b) && !strSpecial(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -300,6 +309,18 @@ func (s *scanner) str() (esc, ok bool) {
 		}
 	}
 	return false, false
+}
+
+// strSpecial reports whether any of the eight bytes in x is a quote, a
+// backslash or a control character (below 0x20), the bytes that str must
+// look at one by one. The classic "has a zero byte" test: a byte b of v is
+// flagged by (v - 0x01…) & ^v & 0x80… when b is 0 (or, through a borrow,
+// only above a byte that is), so a result of 0 means no byte matched.
+func strSpecial(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return ((q-ones)&^q|(bs-ones)&^bs|(x-ones*0x20)&^x)&highs != 0
 }
 
 func (s *scanner) lit(l string) bool {

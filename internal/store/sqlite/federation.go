@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jointcell/jointcell/internal/store"
@@ -40,11 +39,6 @@ func (db *DB) PutPeer(ctx context.Context, p store.Peer) error {
 		return fmt.Errorf("sqlite: put peer %s: %w", p.Name, err)
 	}
 	return nil
-}
-
-// placeholders returns n comma-separated SQL placeholders.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
 // optBytes stores an empty key as NULL.
@@ -272,37 +266,41 @@ func (db *DB) putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Proven
 	return nil
 }
 
+// sqlProvenance finds the recorded provenance of the ids of ?1 (a JSON
+// array): the ids bound as one value and the statement prepared once,
+// where a list of placeholders made a new statement for every length.
+const sqlProvenance = `SELECT p.object_id, p.cell, p.peer FROM json_each(?1) j
+	CROSS JOIN fed_provenance p WHERE p.object_id = j.value`
+
 // Provenance returns the recorded provenance of the objects that have one.
 func (db *DB) Provenance(ctx context.Context, objectIDs []string) (map[string]store.Provenance, error) {
 	if err := db.check("provenance"); err != nil {
 		return nil, err
 	}
 	out := map[string]store.Provenance{}
-	for len(objectIDs) > 0 {
-		n := min(len(objectIDs), 500)
-		chunk := objectIDs[:n]
-		objectIDs = objectIDs[n:]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := db.r.QueryContext(ctx, `SELECT object_id, cell, peer FROM fed_provenance WHERE object_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
+	if len(objectIDs) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(objectIDs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: provenance: %w", err)
+	}
+	r := &reads{db: db}
+	defer r.done(ctx)
+	rows, err := r.QueryContext(ctx, sqlProvenance, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: provenance: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p store.Provenance
+		if err := rows.Scan(&p.ObjectID, &p.Cell, &p.Peer); err != nil {
 			return nil, fmt.Errorf("sqlite: provenance: %w", err)
 		}
-		for rows.Next() {
-			var p store.Provenance
-			if err := rows.Scan(&p.ObjectID, &p.Cell, &p.Peer); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: provenance: %w", err)
-			}
-			out[p.ObjectID] = p
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: provenance: %w", err)
-		}
+		out[p.ObjectID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: provenance: %w", err)
 	}
 	return out, nil
 }

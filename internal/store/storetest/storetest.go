@@ -60,6 +60,7 @@ func Run(t *testing.T, open Open) {
 		{"LowVisibility", testLowVisibility},
 		{"AgainstModel", testAgainstModel},
 		{"Delete", testDelete},
+		{"StoredIDs", testStoredIDs},
 		{"RawRoundTrip", testRawRoundTrip},
 		{"Collections", testCollections},
 		{"Statuses", testStatuses},
