@@ -865,6 +865,11 @@ func benchCatchUp(b *testing.B, idOf func(int) int) {
 		b.ReportMetric(float64(bc.Microseconds())/float64(b.N), "B-cpu-µs/obj")
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "objects/s")
+	// B logs one "pulled" line per transaction it writes: how many
+	// objects a write carried shows whether waiting pages were merged.
+	if writes := strings.Count(s.b.logs(), "msg=pulled "); writes > 0 {
+		b.ReportMetric(float64(b.N)/float64(writes), "objects/write")
+	}
 	b.ReportMetric(pullRate, "pull-objects/s")
 	if pullA >= 0 {
 		b.ReportMetric(pullA, "pull-A-cpu-µs/obj")
