@@ -227,18 +227,25 @@ func (db *DB) AddVersionsAt(ctx context.Context, collectionID string, vs []store
 }
 
 // sqlPutProvenance records the provenance of the objects whose ids are
-// ?1 (a JSON array), all produced by cell ?2 and received from peer ?3, at
-// ?4, keeping the records that exist. A pull stores a page of up to 5000
-// of them per transaction, which share their cell and peer: binding the
-// ids as one value costs a fraction of binding four values per row.
+// ?1 (a JSON array), all produced by cell ?2 (a fed_cells name, stored
+// before by sqlPutCell) and received from peer ?3, at ?4, keeping the
+// records that exist. A pull stores a page of up to 20000 of them per
+// transaction, which share their cell and peer: binding the ids as one
+// value costs a fraction of binding four values per row, and the cell's
+// number is looked up once per statement (a constant subquery).
 //
 // OR IGNORE rather than ON CONFLICT DO NOTHING: both keep an existing
 // record, but a statement that may abort (as an upsert may, on its NOT
 // NULL constraints) makes SQLite copy every page it changes into a
 // statement journal first, which with ids spread over the whole table was
-// most of the cost of a page. None of the values can be NULL.
+// most of the cost of a page. None of the values can be NULL: the cell is
+// stored first, in the same transaction (OR IGNORE would skip a row whose
+// cell were missing, not fail).
 const sqlPutProvenance = `INSERT OR IGNORE INTO fed_provenance (object_id, cell, peer, first_us)
-	SELECT value, ?2, ?3, ?4 FROM json_each(?1)`
+	SELECT value, (SELECT id FROM fed_cells WHERE name = ?2), ?3, ?4 FROM json_each(?1)`
+
+// sqlPutCell stores the name of a cell once (see 102_provenance_cells.sql).
+const sqlPutCell = `INSERT OR IGNORE INTO fed_cells (name) VALUES (?)`
 
 // putProvenance records prov in tx, one statement per run of records that
 // share their cell and peer, keeping what is already recorded.
@@ -258,6 +265,9 @@ func (db *DB) putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Proven
 		if err != nil {
 			return err
 		}
+		if _, err := db.exec(ctx, tx, sqlPutCell, prov[0].Cell); err != nil {
+			return err
+		}
 		if _, err := db.exec(ctx, tx, sqlPutProvenance, string(list), prov[0].Cell, prov[0].Peer, now); err != nil {
 			return err
 		}
@@ -269,8 +279,8 @@ func (db *DB) putProvenance(ctx context.Context, tx *sql.Tx, prov []store.Proven
 // sqlProvenance finds the recorded provenance of the ids of ?1 (a JSON
 // array): the ids bound as one value and the statement prepared once,
 // where a list of placeholders made a new statement for every length.
-const sqlProvenance = `SELECT p.object_id, p.cell, p.peer FROM json_each(?1) j
-	CROSS JOIN fed_provenance p WHERE p.object_id = j.value`
+const sqlProvenance = `SELECT p.object_id, c.name, p.peer FROM json_each(?1) j
+	CROSS JOIN fed_provenance p CROSS JOIN fed_cells c WHERE p.object_id = j.value AND c.id = p.cell`
 
 // Provenance returns the recorded provenance of the objects that have one.
 func (db *DB) Provenance(ctx context.Context, objectIDs []string) (map[string]store.Provenance, error) {

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -156,5 +158,78 @@ func TestPutProvenanceRuns(t *testing.T) {
 		if got[id] != p {
 			t.Errorf("Provenance[%s] = %+v, want %+v", id, got[id], p)
 		}
+	}
+}
+
+// TestProvenanceCellsMigration: a database at schema 101, whose provenance
+// rows name their cell in full, keeps every record through migration 102
+// (cells numbered in fed_cells), and takes new ones after it.
+func TestProvenanceCellsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := create(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version > 101 {
+			break
+		}
+		if _, err := old.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := old.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, m.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := []store.Provenance{
+		{ObjectID: "indicator--1", Cell: "9ab1fp", Peer: "uk"},
+		{ObjectID: "indicator--2", Cell: "peer:plain", Peer: "plain"},
+		{ObjectID: "indicator--3", Cell: "9ab1fp", Peer: "us"},
+	}
+	for _, p := range rows {
+		if _, err := old.ExecContext(ctx, `INSERT INTO fed_provenance (object_id, cell, peer, first_us) VALUES (?, ?, ?, 1)`, p.ObjectID, p.Cell, p.Peer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.SchemaVersion(ctx); err != nil || v < 102 {
+		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+	if err := db.PutProvenance(ctx, []store.Provenance{{ObjectID: "indicator--4", Cell: "9ab1fp", Peer: "uk"}, {ObjectID: "indicator--5", Cell: "new", Peer: "uk"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Provenance(ctx, []string{"indicator--1", "indicator--2", "indicator--3", "indicator--4", "indicator--5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(rows, store.Provenance{ObjectID: "indicator--4", Cell: "9ab1fp", Peer: "uk"}, store.Provenance{ObjectID: "indicator--5", Cell: "new", Peer: "uk"})
+	if len(got) != len(want) {
+		t.Fatalf("Provenance = %+v, want %+v", got, want)
+	}
+	for _, p := range want {
+		if got[p.ObjectID] != p {
+			t.Errorf("Provenance[%s] = %+v, want %+v", p.ObjectID, got[p.ObjectID], p)
+		}
+	}
+	var cells int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM fed_cells`).Scan(&cells); err != nil || cells != 3 {
+		t.Errorf("fed_cells holds %d names (%v), want 3: each cell once", cells, err)
 	}
 }

@@ -195,7 +195,7 @@ var insertSQL = func() map[int]string {
 // writerStatements are the statements prepared once on the writer.
 func writerStatements() []string {
 	qs := []string{sqlStoredVersions, sqlStoredRaw, sqlNotSole, sqlCollection, sqlLastAdded, sqlCountAudience,
-		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus, sqlPutProvenance}
+		sqlFindAudience, sqlCreateAudience, sqlAudienceReader, sqlPutStatus, sqlPutCell, sqlPutProvenance}
 	for _, n := range insertSizes {
 		qs = append(qs, insertSQL[n])
 	}
