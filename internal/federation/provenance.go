@@ -257,6 +257,12 @@ type verifyScratch struct {
 	buf            []byte
 	memo           pathMemo
 	cell, signedBy string
+	// The audit path entries of the object verified last, as base64 text
+	// and decoded: neighbours in a batch share most of their path, and an
+	// entry with the same text decodes to the same hash.
+	proofText [maxProof][base64Len32]byte
+	proofHash [maxProof][32]byte
+	nproof    int
 }
 
 var scratchPool = sync.Pool{New: func() any { return &verifyScratch{buf: make([]byte, 0, 4096)} }}
@@ -835,16 +841,30 @@ func (v *Verifier) verifyExt(sc *verifyScratch, s *extView, leaf []byte, keyFor 
 	}
 	var pathBuf [maxProof][32]byte
 	path := pathBuf[:0]
+	// sc.proofText[k] and sc.proofHash[k] are a decoded pair for every
+	// k < sc.nproof: an entry with the same text at the same depth as one
+	// of an earlier path needs no decoding.
 	for p, j, ok := nextProof(s.proof, 1); ok; p, j, ok = nextProof(s.proof, j) {
 		// The length first: Decode writes past a buffer too short.
-		var h [33]byte // base64.StdEncoding.DecodedLen(base64Len32)
 		if len(p) != base64Len32 {
 			return Signature{}, fmt.Errorf("federation: verify: %w: batch proof is not base64 of 32-byte hashes", ErrBadSignature)
 		}
+		k := len(path)
+		if k >= maxProof {
+			return Signature{}, fmt.Errorf("federation: verify: %w: batch proof too long", ErrBadSignature)
+		}
+		if k < sc.nproof && string(p) == string(sc.proofText[k][:]) {
+			path = append(path, sc.proofHash[k])
+			continue
+		}
+		var h [33]byte // base64.StdEncoding.DecodedLen(base64Len32)
 		if n, err := base64.StdEncoding.Decode(h[:], p); err != nil || n != 32 {
 			return Signature{}, fmt.Errorf("federation: verify: %w: batch proof is not base64 of 32-byte hashes", ErrBadSignature)
 		}
 		path = append(path, [32]byte(h[:32]))
+		copy(sc.proofText[k][:], p)
+		sc.proofHash[k] = path[k]
+		sc.nproof = max(sc.nproof, k+1)
 	}
 	if !sc.memo.walk(sha256.Sum256(leaf), s.index, s.size, path, root) {
 		return Signature{}, fmt.Errorf("federation: verify: %w: not in the signed batch", ErrBadSignature)
