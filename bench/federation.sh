@@ -13,7 +13,9 @@
 #                               (pull-objects/s, and A's CPU per object for
 #                               it: no signing, verification or storing);
 #                               with ids in order and scattered like
-#                               random UUIDs
+#                               random UUIDs; objects/write is how
+#                               many objects B stored per transaction
+#                               (waiting pages are merged)
 #   BenchmarkSign, BenchmarkVerify  the per-object provenance cost of one
 #                               object signed alone
 #   BenchmarkSignBatch, BenchmarkVerifyBatch  the same for pages signed as
