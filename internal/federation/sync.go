@@ -786,8 +786,16 @@ func (s *Service) lookup(ctx context.Context, coll store.Collection, objs []stix
 }
 
 // admitLooked runs the write rules over a batch with its lookups done.
+//
+// The write rules see the versions stored before the batch (the lookups);
+// those admitted earlier in the same batch are stored with it, so they
+// count too, as the TAXII server counts them for an envelope: only an
+// object's creator versions it. (A marking definition's one content is
+// kept by the policy itself, which remembers the definitions it admits.)
+// A batch may be one page or several merged (pullOnce).
 func (s *Service) admitLooked(sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification, lk *lookups) ([]admitted, error) {
 	out := make([]admitted, len(objs))
+	var earlier map[string]stix.Object // by id: the first version admitted in this batch
 	for i, o := range objs {
 		v, pr, err := s.admit(lk.actx, sn, p, coll, o, lk.known, pre[i])
 		if errors.As(err, &out[i].rej) {
@@ -795,6 +803,17 @@ func (s *Service) admitLooked(sn *snapshot, p store.Peer, coll store.Collection,
 		}
 		if err != nil {
 			return nil, err
+		}
+		if e, ok := earlier[o.ID]; ok {
+			if e.CreatedByRef != v.Object.CreatedByRef {
+				out[i].rej = &Rejection{ID: o.ID, Reason: fmt.Sprintf("object %s was created by another organisation: only its creator may version or revoke it", o.ID)}
+				continue
+			}
+		} else {
+			if earlier == nil {
+				earlier = map[string]stix.Object{}
+			}
+			earlier[o.ID] = v.Object
 		}
 		v.Object = sameVersion(lk.stored, v.Object)
 		out[i].v, out[i].pr = v, pr

@@ -1,0 +1,85 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/jointcell/jointcell/internal/store"
+)
+
+// TestOneBatchOtherOrgVersion: a version of an object published by
+// another organisation of the same cell is refused also when the first
+// version travels in the same batch (one page, or pages merged into one
+// write), where no stored history shows it yet.
+func TestOneBatchOtherOrgVersion(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	first := f.page(t, 0, 1)[0]
+	body, _, err := canonicalBody(nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := bytes.Replace(body, []byte(`"created_by_ref":"`+f.acme+`"`), []byte(`"created_by_ref":"`+f.bank+`"`), 1)
+	v2 = bytes.Replace(v2, []byte(`"modified":"2026-01-01T00:00:00.000Z"`), []byte(`"modified":"2026-02-01T00:00:00.000Z"`), 1)
+	signed, errs := SignBatch([][]byte{body, v2}, f.keyA, f.acme)
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	pg := f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z")
+	checked := make(chan *pulledPage, 1)
+	checked <- pg
+	close(checked)
+	attempts := 0
+	if _, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{"indicator--00000000-1111-4000-8000-000000000000"}, Versions: []string{"all"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Versions) != 1 {
+		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(page.Versions))
+	}
+}
+
+// TestOneBatchMarkingDefinitionContent: a marking definition keeps one
+// content also within one batch: a second one with the same id and other
+// content is refused and the first is kept (the policy remembers the
+// definitions it admits).
+func TestOneBatchMarkingDefinitionContent(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	const id = "marking-definition--3a6f1b2c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	md := func(created, statement string) []byte {
+		return []byte(`{"created":"` + created + `","created_by_ref":"` + f.acme + `","definition":{"statement":"` + statement +
+			`"},"definition_type":"statement","id":"` + id + `","spec_version":"2.1","type":"marking-definition"}`)
+	}
+	signed, errs := SignBatch([][]byte{md("2026-01-01T00:00:00.000Z", "a"), md("2026-02-01T00:00:00.000Z", "b")}, f.keyA, f.acme)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg := f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z")
+	for _, v := range pg.pre {
+		if v.problems != "" || v.err != nil {
+			t.Fatalf("the fixture's marking definitions do not pass the pure checks: %q, %v", v.problems, v.err)
+		}
+	}
+	checked := make(chan *pulledPage, 1)
+	checked <- pg
+	close(checked)
+	attempts := 0
+	if _, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{id}, Versions: []string{"all"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Versions) != 1 || !bytes.Contains(page.Versions[0].Object.Raw, []byte(`"statement":"a"`)) {
+		t.Errorf("stored %d versions, want the first content only", len(page.Versions))
+	}
+}
