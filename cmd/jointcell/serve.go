@@ -178,6 +178,10 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 		Redaction: redaction,
 		Redactor:  redact.New(c.RedactionKey),
 		Logger:    logger,
+		// A marking definition's content is compared without the
+		// provenance extension, which differs for the same definition
+		// signed in two batches (two paths, docs/federation.md).
+		DefinitionContent: federation.Content,
 	})
 	// Retention purges (audited) run until shutdown, stopping before the
 	// audit log and the store close.

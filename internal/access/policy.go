@@ -51,6 +51,12 @@ type PolicyConfig struct {
 	Now func() time.Time
 	// Logger receives what a read path cannot return: Present failures.
 	Logger *slog.Logger
+	// DefinitionContent returns the part of a marking definition's bytes
+	// that is its content, for the rule that a definition keeps one
+	// content; nil means all of its bytes. A federated cell strips the
+	// provenance extension, which differs for the same definition signed
+	// in two batches (federation.Content).
+	DefinitionContent func(raw []byte) []byte
 }
 
 // Policy decides who sees what, for the TAXII server and every read path.
@@ -202,7 +208,7 @@ func (pol *Policy) resolver(ctx context.Context, collID string) func(string) (ma
 // remember caches a statement or recipient definition; it reports false
 // when a different content is already known under the same id.
 func (pol *Policy) remember(d marking.Definition, raw []byte) bool {
-	sum := sha256.Sum256(raw)
+	sum := sha256.Sum256(pol.content(raw))
 	pol.mu.Lock()
 	defer pol.mu.Unlock()
 	if k, ok := pol.defs[d.ID]; ok {
@@ -210,6 +216,15 @@ func (pol *Policy) remember(d marking.Definition, raw []byte) bool {
 	}
 	pol.defs[d.ID] = knownDef{def: d, sum: sum}
 	return true
+}
+
+// content is what of a marking definition's bytes raw must stay the same
+// (PolicyConfig.DefinitionContent).
+func (pol *Policy) content(raw []byte) []byte {
+	if pol.cfg.DefinitionContent == nil {
+		return raw
+	}
+	return pol.cfg.DefinitionContent(raw)
 }
 
 func (pol *Policy) members(groupID string) []string {
@@ -392,7 +407,7 @@ func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.
 	if h, ok := ctx.Value(historyKey{}).(*history); ok && h.coll == c.ID {
 		if vs, ok := h.byID[o.ID]; ok {
 			for _, v := range vs {
-				if err := checkVersion(o, producer, v.createdBy, v.raw); err != nil {
+				if err := pol.checkVersion(o, producer, v.createdBy, v.raw); err != nil {
 					return err
 				}
 			}
@@ -406,7 +421,7 @@ func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.
 			return fmt.Errorf("access: admit %s: look up versions: %w", o.ID, err)
 		}
 		for _, v := range page.Versions {
-			if err := checkVersion(o, producer, v.Object.CreatedByRef, v.Object.Raw); err != nil {
+			if err := pol.checkVersion(o, producer, v.Object.CreatedByRef, v.Object.Raw); err != nil {
 				return err
 			}
 		}
@@ -419,11 +434,11 @@ func (pol *Policy) checkHistory(ctx context.Context, c store.Collection, o stix.
 
 // checkVersion checks a posted object o against one stored version of its
 // id (its created_by_ref, and its bytes for a marking definition).
-func checkVersion(o stix.Object, producer, createdBy string, raw []byte) error {
+func (pol *Policy) checkVersion(o stix.Object, producer, createdBy string, raw []byte) error {
 	if createdBy != producer {
 		return denied("object %s was created by another organisation: only its creator may version or revoke it", o.ID)
 	}
-	if o.Type == "marking-definition" && !bytes.Equal(raw, o.Raw) {
+	if o.Type == "marking-definition" && !bytes.Equal(pol.content(raw), pol.content(o.Raw)) {
 		return denied("marking-definition %s already exists with another content: marking definitions are never versioned", o.ID)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/jointcell/jointcell/internal/access"
 	"github.com/jointcell/jointcell/internal/store"
 )
 
@@ -81,5 +82,75 @@ func TestOneBatchMarkingDefinitionContent(t *testing.T) {
 	}
 	if len(page.Versions) != 1 || !bytes.Contains(page.Versions[0].Object.Raw, []byte(`"statement":"a"`)) {
 		t.Errorf("stored %d versions, want the first content only", len(page.Versions))
+	}
+}
+
+// TestMarkingDefinitionTwoPaths: the same marking definition reaching a
+// cell twice, signed in two batches (by two paths), is stored once and
+// not refused as another content: its content is compared without the
+// provenance extension (Content). The same holds after a restart, when
+// the policy no longer remembers it and reads the stored copy.
+func TestMarkingDefinitionTwoPaths(t *testing.T) {
+	f := newPullFixture(t)
+	ctx := context.Background()
+	const id = "marking-definition--3a6f1b2c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	md := []byte(`{"created":"2026-01-01T00:00:00.000Z","created_by_ref":"` + f.acme + `","definition":{"statement":"a"},"definition_type":"statement","id":"` + id + `","spec_version":"2.1","type":"marking-definition"}`)
+	other, _, err := canonicalBody(nil, f.page(t, 5, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := SignBatch([][]byte{md}, f.keyA, f.acme)
+	second, _ := SignBatch([][]byte{other, md}, f.keyA, f.acme)
+	if bytes.Equal(first[0], second[1]) {
+		t.Fatal("the two signed copies are the same bytes: the test needs two batches")
+	}
+	write := func(raws ...[]byte) []*Rejection {
+		js := make([]json.RawMessage, len(raws))
+		for i, r := range raws {
+			js[i] = r
+		}
+		pg := f.s.checkPage(f.sn, js, "2026-01-01T00:00:00.000001Z")
+		lk, err := f.s.lookup(ctx, f.coll, pg.objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := f.s.admitLooked(f.sn, f.peer, f.coll, pg.objs, pg.pre, lk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rejs []*Rejection
+		var vs []store.Version
+		for _, a := range adm {
+			if a.rej != nil {
+				rejs = append(rejs, a.rej)
+				continue
+			}
+			vs = append(vs, a.v)
+		}
+		if _, err := f.s.cfg.Store.AddVersions(ctx, f.coll.ID, vs); err != nil {
+			t.Fatal(err)
+		}
+		return rejs
+	}
+	if rejs := write(first[0]); len(rejs) != 0 {
+		t.Fatalf("first copy refused: %s", rejs[0].Reason)
+	}
+	if rejs := write(second[0], second[1]); len(rejs) != 0 {
+		t.Errorf("second copy refused: %s", rejs[0].Reason)
+	}
+	// A restarted cell: a new policy, which knows the definition only
+	// from the store.
+	f.pol = access.NewPolicy(access.PolicyConfig{Groups: f.db.ListGroups, Objects: f.db, DefinitionContent: Content})
+	f.s.cfg.Policy = f.pol
+	third, _ := SignBatch([][]byte{md, other}, f.keyA, f.acme)
+	if rejs := write(third[0]); len(rejs) != 0 {
+		t.Errorf("a third copy after a restart refused: %s", rejs[0].Reason)
+	}
+	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{id}, Versions: []string{"all"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Versions) != 1 {
+		t.Errorf("%d versions stored, want 1", len(page.Versions))
 	}
 }

@@ -934,6 +934,20 @@ func mayCarryExtension(raw []byte) bool {
 	}
 }
 
+// Content returns the content of an object apart from its provenance
+// extension: its canonical form without the extension, or raw itself when
+// raw is not a JSON object this package can read. The same object signed
+// in two batches, or signed and not, has one Content. It is what
+// access.PolicyConfig.DefinitionContent needs, so that a marking
+// definition that reaches a cell by two paths is the same definition.
+func Content(raw []byte) []byte {
+	body, _, err := canonicalBody(nil, raw)
+	if err != nil {
+		return raw
+	}
+	return body
+}
+
 // sameContent reports whether a and b are the same object apart from
 // their provenance extensions: the same version reached this cell by two
 // paths, signed in different batches.

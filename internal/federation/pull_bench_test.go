@@ -30,6 +30,7 @@ type pullFixture struct {
 	acme string // an organisation of cell A
 	bank string // another organisation of cell A
 	pol  *access.Policy
+	db   *sqlite.DB
 }
 
 func newPullFixture(tb testing.TB) *pullFixture {
@@ -40,9 +41,9 @@ func newPullFixture(tb testing.TB) *pullFixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	f := &pullFixture{keyA: testKey(1), acme: "identity--11111111-1111-4111-8111-111111111111",
+	f := &pullFixture{db: db, keyA: testKey(1), acme: "identity--11111111-1111-4111-8111-111111111111",
 		bank: "identity--22222222-2222-4222-8222-222222222222"}
-	f.pol = access.NewPolicy(access.PolicyConfig{Groups: db.ListGroups, Objects: db})
+	f.pol = access.NewPolicy(access.PolicyConfig{Groups: db.ListGroups, Objects: db, DefinitionContent: Content})
 	f.s = New(Config{Store: db, Key: testKey(2), Policy: f.pol})
 	f.peer = store.Peer{Name: "a", URL: "https://a.invalid", PublicKey: f.keyA.Public().(ed25519.PublicKey),
 		Orgs: []string{f.acme, f.bank}, Created: time.Now()}
