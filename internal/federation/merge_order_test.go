@@ -16,32 +16,15 @@ import (
 // write), where no stored history shows it yet.
 func TestOneBatchOtherOrgVersion(t *testing.T) {
 	f := newPullFixture(t)
-	ctx := context.Background()
 	first := f.page(t, 0, 1)[0]
-	body, _, err := canonicalBody(nil, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2 := bytes.Replace(body, []byte(`"created_by_ref":"`+f.acme+`"`), []byte(`"created_by_ref":"`+f.bank+`"`), 1)
-	v2 = bytes.Replace(v2, []byte(`"modified":"2026-01-01T00:00:00.000Z"`), []byte(`"modified":"2026-02-01T00:00:00.000Z"`), 1)
+	body, v2 := f.otherOrgVersion(t, first)
 	signed, errs := SignBatch([][]byte{body, v2}, f.keyA, f.acme)
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
 	}
-	pg := f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z")
-	checked := make(chan *pulledPage, 1)
-	checked <- pg
-	close(checked)
-	attempts := 0
-	if _, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts); err != nil {
-		t.Fatal(err)
-	}
-	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{"indicator--00000000-1111-4000-8000-000000000000"}, Versions: []string{"all"}, Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Versions) != 1 {
-		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(page.Versions))
+	f.write(t, f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000001Z"))
+	if vs := f.versions(t, "indicator--00000000-1111-4000-8000-000000000000"); len(vs) != 1 {
+		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(vs))
 	}
 }
 
@@ -51,7 +34,6 @@ func TestOneBatchOtherOrgVersion(t *testing.T) {
 // definitions it admits).
 func TestOneBatchMarkingDefinitionContent(t *testing.T) {
 	f := newPullFixture(t)
-	ctx := context.Background()
 	const id = "marking-definition--3a6f1b2c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 	md := func(created, statement string) []byte {
 		return []byte(`{"created":"` + created + `","created_by_ref":"` + f.acme + `","definition":{"statement":"` + statement +
@@ -69,19 +51,9 @@ func TestOneBatchMarkingDefinitionContent(t *testing.T) {
 			t.Fatalf("the fixture's marking definitions do not pass the pure checks: %q, %v", v.problems, v.err)
 		}
 	}
-	checked := make(chan *pulledPage, 1)
-	checked <- pg
-	close(checked)
-	attempts := 0
-	if _, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts); err != nil {
-		t.Fatal(err)
-	}
-	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{id}, Versions: []string{"all"}, Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Versions) != 1 || !bytes.Contains(page.Versions[0].Object.Raw, []byte(`"statement":"a"`)) {
-		t.Errorf("stored %d versions, want the first content only", len(page.Versions))
+	f.write(t, pg)
+	if vs := f.versions(t, id); len(vs) != 1 || !bytes.Contains(vs[0].Object.Raw, []byte(`"statement":"a"`)) {
+		t.Errorf("stored %d versions, want the first content only", len(vs))
 	}
 }
 
@@ -146,11 +118,50 @@ func TestMarkingDefinitionTwoPaths(t *testing.T) {
 	if rejs := write(third[0]); len(rejs) != 0 {
 		t.Errorf("a third copy after a restart refused: %s", rejs[0].Reason)
 	}
-	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{id}, Versions: []string{"all"}, Limit: 10})
+	if vs := f.versions(t, id); len(vs) != 1 {
+		t.Errorf("%d versions stored, want 1", len(vs))
+	}
+}
+
+// write stores checked pages with the writing stage of a pull.
+func (f *pullFixture) write(t *testing.T, pgs ...*pulledPage) store.Link {
+	t.Helper()
+	checked := make(chan *pulledPage, len(pgs))
+	for _, pg := range pgs {
+		checked <- pg
+	}
+	close(checked)
+	attempts := 0
+	cur, err := f.s.writePages(context.Background(), f.sn, f.peer, f.coll, f.link, checked, &attempts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Versions) != 1 {
-		t.Errorf("%d versions stored, want 1", len(page.Versions))
+	return cur
+}
+
+// versions returns the stored versions of id in the fixture's collection.
+func (f *pullFixture) versions(t *testing.T, id string) []store.Version {
+	t.Helper()
+	page, err := f.s.cfg.Store.Query(context.Background(), f.coll.ID, store.Filter{IDs: []string{id}, Versions: []string{"all"}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return page.Versions
+}
+
+// otherOrgVersion returns the content of the signed object raw, published
+// by acme, and a later version of it published by bank, another
+// organisation of the same cell: one that only acme may publish.
+func (f *pullFixture) otherOrgVersion(t *testing.T, raw []byte) (body, v2 []byte) {
+	t.Helper()
+	body, _, err := canonicalBody(nil, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 = bytes.Replace(body, []byte(`"created_by_ref":"`+f.acme+`"`), []byte(`"created_by_ref":"`+f.bank+`"`), 1)
+	v2 = bytes.Replace(v2, []byte(`"modified":"2026-01-01T00:00:00.000Z"`), []byte(`"modified":"2026-02-01T00:00:00.000Z"`), 1)
+	if bytes.Equal(v2, body) {
+		t.Fatal("the fixture's object did not change")
+	}
+	return body, v2
 }

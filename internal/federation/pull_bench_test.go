@@ -227,17 +227,8 @@ func TestStorePageValidates(t *testing.T) {
 func TestWritePagesLookupsAhead(t *testing.T) {
 	f := newPullFixture(t)
 	ctx := context.Background()
-	bank := f.bank
 	first := f.page(t, 0, 1)[0]
-	body, _, err := canonicalBody(nil, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2 := bytes.Replace(body, []byte(`"created_by_ref":"`+f.acme+`"`), []byte(`"created_by_ref":"`+bank+`"`), 1)
-	v2 = bytes.Replace(v2, []byte(`"modified":"2026-01-01T00:00:00.000Z"`), []byte(`"modified":"2026-02-01T00:00:00.000Z"`), 1)
-	if bytes.Equal(v2, body) {
-		t.Fatal("the fixture's object did not change")
-	}
+	_, v2 := f.otherOrgVersion(t, first)
 	signed, errs := SignBatch([][]byte{v2, f.page(t, 1, 1)[0]}, f.keyA, f.acme)
 	if errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
@@ -247,28 +238,16 @@ func TestWritePagesLookupsAhead(t *testing.T) {
 	pg1 := f.s.checkPage(f.sn, []json.RawMessage{first}, "2026-01-01T00:00:00.000001Z")
 	pg2 := f.s.checkPage(f.sn, []json.RawMessage{signed[0], signed[1]}, "2026-01-01T00:00:00.000002Z")
 	for _, pg := range []*pulledPage{pg1, pg2} {
+		var err error
 		if pg.lk, err = f.s.lookup(ctx, f.coll, pg.objs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	checked := make(chan *pulledPage, 2)
-	checked <- pg1
-	checked <- pg2
-	close(checked)
-	attempts := 0
-	cur, err := f.s.writePages(ctx, f.sn, f.peer, f.coll, f.link, checked, &attempts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cur.Synced != 2 {
+	if cur := f.write(t, pg1, pg2); cur.Synced != 2 {
 		t.Errorf("synced %d objects, want 2 (page 1's object and page 2's other one)", cur.Synced)
 	}
-	page, err := f.s.cfg.Store.Query(ctx, f.coll.ID, store.Filter{IDs: []string{"indicator--00000000-1111-4000-8000-000000000000"}, Versions: []string{"all"}, Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page.Versions) != 1 {
-		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(page.Versions))
+	if vs := f.versions(t, "indicator--00000000-1111-4000-8000-000000000000"); len(vs) != 1 {
+		t.Errorf("%d versions stored, want 1: the other organisation's version must be refused", len(vs))
 	}
 }
 
