@@ -15,7 +15,8 @@
 #                               with ids in order and scattered like
 #                               random UUIDs; objects/write is how
 #                               many objects B stored per transaction
-#                               (waiting pages are merged)
+#                               (waiting pages are merged), and
+#                               B-peak-MB B's peak resident memory
 #   BenchmarkSign, BenchmarkVerify  the per-object provenance cost of one
 #                               object signed alone
 #   BenchmarkSignBatch, BenchmarkVerifyBatch  the same for pages signed as

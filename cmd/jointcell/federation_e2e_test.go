@@ -865,6 +865,11 @@ func benchCatchUp(b *testing.B, idOf func(int) int) {
 		b.ReportMetric(float64(bc.Microseconds())/float64(b.N), "B-cpu-µs/obj")
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "objects/s")
+	// B's peak resident memory: what a catch-up holds (pages fetched
+	// ahead and merged) on top of the cell.
+	if mb := peakRSSMB(s.b.cmd.Process.Pid); mb > 0 {
+		b.ReportMetric(mb, "B-peak-MB")
+	}
 	// B logs one "pulled" line per transaction it writes: how many
 	// objects a write carried shows whether waiting pages were merged.
 	if writes := strings.Count(s.b.logs(), "msg=pulled "); writes > 0 {
@@ -903,6 +908,25 @@ func processCPU(pid int) time.Duration {
 	}
 	// USER_HZ is 100 on every Linux architecture Go supports.
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// peakRSSMB returns the peak resident set of a process in MiB (VmHWM,
+// Linux), or -1 where it cannot be read.
+func peakRSSMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err != nil {
+				return -1
+			}
+			return kb / 1024
+		}
+	}
+	return -1
 }
 
 func waitUntil(d time.Duration, f func() bool) bool {
