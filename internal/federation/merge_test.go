@@ -55,6 +55,15 @@ func TestMergeWaiting(t *testing.T) {
 		t.Errorf("the first page was changed: %d objects", len(first.Objects))
 	}
 
+	// Pages past mergeBytes are not merged: they wait for the next write.
+	big := page("t6", string(make([]byte, mergeBytes)))
+	ch <- page("t7", "g")
+	raws, last = mergeWaiting(big, ch)
+	if len(raws) != 1 || last != "t6" || len(ch) != 2 {
+		t.Errorf("past mergeBytes: %d objects, %q, %d pages waiting; want 1, t6, 2", len(raws), last, len(ch))
+	}
+	<-ch
+
 	// A closed channel ends the merge.
 	<-ch
 	close(ch)

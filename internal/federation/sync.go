@@ -455,15 +455,25 @@ func (s *Service) pullOnce(ctx context.Context, l store.Link, attempts *int) (bo
 	return false, nil
 }
 
-// mergePages is how many waiting pages a pull merges into one write.
-const mergePages = 4
+// mergePages is how many waiting pages a pull merges into one write, and
+// mergeBytes the size past which it merges no more: large objects make
+// large pages, and a merged write is held in memory whole.
+const (
+	mergePages = 4
+	mergeBytes = 32 << 20
+)
 
 // mergeWaiting returns the objects of page and of the pages already
-// waiting in pages after it (up to mergePages in all), and the
-// X-TAXII-Date-Added-Last to checkpoint after them: the last one given.
+// waiting in pages after it (up to mergePages in all, while they hold
+// less than mergeBytes), and the X-TAXII-Date-Added-Last to checkpoint
+// after them: the last one given.
 func mergeWaiting(page *taxii.ObjectsPage, pages <-chan *taxii.ObjectsPage) ([]json.RawMessage, string) {
 	raws, last := page.Objects, page.DateAddedLast
-	for n := 1; n < mergePages; n++ {
+	size := 0
+	for _, r := range raws {
+		size += len(r)
+	}
+	for n := 1; n < mergePages && size < mergeBytes; n++ {
 		var next *taxii.ObjectsPage
 		select {
 		case next = <-pages:
@@ -473,6 +483,9 @@ func mergeWaiting(page *taxii.ObjectsPage, pages <-chan *taxii.ObjectsPage) ([]j
 			break // none waiting, or the fetch is over
 		}
 		raws = append(raws[:len(raws):len(raws)], next.Objects...)
+		for _, r := range next.Objects {
+			size += len(r)
+		}
 		if next.DateAddedLast != "" {
 			last = next.DateAddedLast
 		}
