@@ -808,7 +808,7 @@ func (s *Service) lookup(ctx context.Context, coll store.Collection, objs []stix
 // A batch may be one page or several merged (pullOnce).
 func (s *Service) admitLooked(sn *snapshot, p store.Peer, coll store.Collection, objs []stix.Object, pre []verification, lk *lookups) ([]admitted, error) {
 	out := make([]admitted, len(objs))
-	var earlier map[string]stix.Object // by id: the first version admitted in this batch
+	var creators map[string]string // by id: the creator of the first version admitted in this batch
 	for i, o := range objs {
 		v, pr, err := s.admit(lk.actx, sn, p, coll, o, lk.known, pre[i])
 		if errors.As(err, &out[i].rej) {
@@ -817,16 +817,14 @@ func (s *Service) admitLooked(sn *snapshot, p store.Peer, coll store.Collection,
 		if err != nil {
 			return nil, err
 		}
-		if e, ok := earlier[o.ID]; ok {
-			if e.CreatedByRef != v.Object.CreatedByRef {
-				out[i].rej = &Rejection{ID: o.ID, Reason: fmt.Sprintf("object %s was created by another organisation: only its creator may version or revoke it", o.ID)}
-				continue
+		if cr, ok := creators[o.ID]; ok && cr != v.Object.CreatedByRef {
+			out[i].rej = &Rejection{ID: o.ID, Reason: fmt.Sprintf("object %s was created by another organisation: only its creator may version or revoke it", o.ID)}
+			continue
+		} else if !ok {
+			if creators == nil {
+				creators = make(map[string]string, len(objs))
 			}
-		} else {
-			if earlier == nil {
-				earlier = map[string]stix.Object{}
-			}
-			earlier[o.ID] = v.Object
+			creators[o.ID] = v.Object.CreatedByRef
 		}
 		v.Object = sameVersion(lk.stored, v.Object)
 		out[i].v, out[i].pr = v, pr
