@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
+	"github.com/jointcell/jointcell/internal/cputime"
 	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
 	"github.com/jointcell/jointcell/internal/store/sqlite"
@@ -92,9 +93,9 @@ func BenchmarkIngestPolicy(b *testing.B) {
 					r.Header.Set("Content-Type", taxii.MediaTypeTAXII)
 					w := httptest.NewRecorder()
 					b.StartTimer()
-					t0, c0 := time.Now(), cpuTime()
+					t0, c0 := time.Now(), cputime.Process()
 					srv.ServeHTTP(w, r)
-					elapsed, cpu = elapsed+time.Since(t0), cpu+cpuTime()-c0
+					elapsed, cpu = elapsed+time.Since(t0), cpu+cputime.Process()-c0
 					if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), `"success_count":`+strconv.Itoa(size)) {
 						b.Fatalf("post: %d %.300s", w.Code, w.Body)
 					}

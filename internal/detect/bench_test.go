@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jointcell/jointcell/internal/cputime"
 )
 
 // benchIndicators is the index size of the benchmarks: 1M by default as
@@ -95,7 +97,7 @@ func benchIndex(b *testing.B) *Index {
 // machine.
 func reportRate(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
 	}
 }
@@ -106,7 +108,7 @@ func BenchmarkDecodeECS(b *testing.B) {
 	evs := benchEvents(100000, benchIndicators())
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		d := &ECSDecoder{}
 		i := 0
@@ -127,7 +129,7 @@ func BenchmarkDetectECS(b *testing.B) {
 	var mu sync.Mutex
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		d := &ECSDecoder{}
 		m := ix.NewMatcher()
@@ -165,7 +167,7 @@ func BenchmarkDetectorPipeline(b *testing.B) {
 	w.Flush()
 	f.Close()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	total := 0
 	for b.Loop() {
 		fh, _ := os.Open(f.Name())
@@ -179,7 +181,7 @@ func BenchmarkDetectorPipeline(b *testing.B) {
 		total += len(evs)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "cpu-ns/event")
 	}
 }
@@ -195,10 +197,10 @@ func BenchmarkLoadIndex(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0 := time.Now(), cputime.Process()
 		ix := NewIndex(CompilePattern, IndexConfig{}, nil)
 		res := ix.Update(inds)
-		load, cpu := time.Since(start), cpuTime()-cpu0
+		load, cpu := time.Since(start), cputime.Process()-cpu0
 		b.StopTimer()
 		// The indicator list is still alive, so the difference is the
 		// index alone.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jointcell/jointcell/internal/access"
+	"github.com/jointcell/jointcell/internal/cputime"
 	"github.com/jointcell/jointcell/internal/marking"
 	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
@@ -110,7 +111,7 @@ func BenchmarkStorePage(b *testing.B) {
 	cur := f.link
 	attempts := 0
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for i := range b.N {
 		next, err := f.s.storePage(ctx, f.sn, f.peer, f.coll, cur, pages[i], fmt.Sprintf("2026-01-01T00:00:%02d.%06dZ", i/1000000%60, i%1000000), &attempts)
 		if err != nil {
@@ -123,7 +124,7 @@ func BenchmarkStorePage(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "objects/s")
 	// CPU per object is steadier than wall time on a shared machine.
-	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N*n), "cpu-µs/obj")
+	b.ReportMetric(float64((cputime.Process()-cpu).Nanoseconds())/1e3/float64(b.N*n), "cpu-µs/obj")
 }
 
 // TestStorePage checks the fixture itself: a page is stored once, with its

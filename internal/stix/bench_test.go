@@ -3,26 +3,16 @@ package stix
 import (
 	"encoding/json"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// cpuTime is the CPU time used by the process so far. Throughput per CPU
-// second is what "objects/s per core" means, and unlike wall-clock time it
-// holds up on a loaded machine.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
-}
+	"github.com/jointcell/jointcell/internal/cputime"
+)
 
 // report adds objects/s (wall clock) and objects/cpu-s.
 func report(b *testing.B, n int, cpuStart time.Duration) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "objects/s")
-	if cpu := cpuTime() - cpuStart; cpu > 0 {
+	if cpu := cputime.Process() - cpuStart; cpu > 0 {
 		b.ReportMetric(float64(n)/cpu.Seconds(), "objects/cpu-s")
 	}
 }
@@ -56,7 +46,7 @@ func BenchmarkDecodeValidate(b *testing.B) {
 	mix := benchMix()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	n := 0
 	for b.Loop() {
 		for _, raw := range mix {
@@ -79,7 +69,7 @@ func BenchmarkDecodeValidateStrict(b *testing.B) {
 	mix := benchMix()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	n := 0
 	for b.Loop() {
 		for _, raw := range mix {
@@ -101,7 +91,7 @@ func BenchmarkBaselineUnmarshalMap(b *testing.B) {
 	mix := benchMix()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	n := 0
 	for b.Loop() {
 		for _, raw := range mix {

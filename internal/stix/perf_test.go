@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/jointcell/jointcell/internal/cputime"
 )
 
 // benchIndicator is a typical ~1 KB indicator as a producer might write it:
@@ -29,7 +31,7 @@ func compactJSON(tb testing.TB, raw string) []byte {
 // reportCPU adds the process CPU time per operation, which holds up better
 // than wall time on a machine shared with other work.
 func reportCPU(b *testing.B, start time.Duration) {
-	if cpu := cpuTime() - start; cpu > 0 {
+	if cpu := cputime.Process() - start; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
@@ -55,7 +57,7 @@ func BenchmarkCanonicalizeForms(b *testing.B) {
 			b.SetBytes(int64(len(f.raw)))
 			b.ReportAllocs()
 			buf := make([]byte, 0, 2048)
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				var err error
 				if buf, err = AppendCanonical(buf[:0], f.raw); err != nil {
@@ -76,7 +78,7 @@ func BenchmarkDecodeObject(b *testing.B) {
 	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		for _, raw := range mix {
 			if _, err := DecodeObject(raw); err != nil {
@@ -102,7 +104,7 @@ func BenchmarkValidate(b *testing.B) {
 	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		for _, o := range objs {
 			if probs := Validate(o, Options{}); len(probs) != 0 {
@@ -124,7 +126,7 @@ func BenchmarkScanString(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			raw := []byte(tc.s)
 			b.SetBytes(int64(len(raw)))
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if end, _, err := scanString(raw, 0); err != nil || end != len(raw) {
 					b.Fatal(end, err)
@@ -145,7 +147,7 @@ func BenchmarkTypicalIndicator(b *testing.B) {
 	raw := []byte(typicalIndicator)
 	b.Run("decode", func(b *testing.B) {
 		b.ReportAllocs()
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			if _, err := DecodeObject(raw); err != nil {
 				b.Fatal(err)
@@ -159,7 +161,7 @@ func BenchmarkTypicalIndicator(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			if probs := Validate(o, Options{}); len(probs) != 0 {
 				b.Fatal(probs)

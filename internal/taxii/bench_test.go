@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jointcell/jointcell/internal/cputime"
 	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
 )
@@ -50,9 +51,9 @@ func BenchmarkIngest(b *testing.B) {
 				r.Header.Set("Authorization", "Bearer alice")
 				w := httptest.NewRecorder()
 				b.StartTimer()
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				f.srv.ServeHTTP(w, r)
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 				if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), `"success_count":`+strconv.Itoa(size)) {
 					b.Fatalf("post: %d %.200s", w.Code, w.Body)
 				}
@@ -72,11 +73,11 @@ func BenchmarkIngest(b *testing.B) {
 				}
 				next += size
 				b.StartTimer()
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				if _, err := f.db.AddVersions(context.Background(), collRW, vs); err != nil {
 					b.Fatal(err)
 				}
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 			}
 			reportIngest(b, next, cpu)
 		})
@@ -132,10 +133,10 @@ func BenchmarkPage(b *testing.B) {
 				r := httptest.NewRequest(http.MethodGet, path, nil)
 				r.Header.Set("Authorization", "Bearer alice")
 				w := httptest.NewRecorder()
-				t0, c0 := time.Now(), cpuTime()
+				t0, c0 := time.Now(), cputime.Process()
 				f.srv.ServeHTTP(w, r)
 				lat = append(lat, time.Since(t0))
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 				if w.Code != http.StatusOK {
 					b.Fatalf("get: %d %.200s", w.Code, w.Body)
 				}
@@ -147,12 +148,12 @@ func BenchmarkPage(b *testing.B) {
 			var cpu time.Duration
 			for b.Loop() {
 				filter := store.Filter{AddedAfter: start(), Limit: limit, Readers: alice.Readers}
-				t0, c0 := time.Now(), cpuTime()
+				t0, c0 := time.Now(), cputime.Process()
 				if _, err := f.db.Query(ctx, collRW, filter); err != nil {
 					b.Fatal(err)
 				}
 				lat = append(lat, time.Since(t0))
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 			}
 			reportLatency(b, lat, cpu)
 		})

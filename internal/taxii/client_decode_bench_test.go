@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jointcell/jointcell/internal/cputime"
 )
 
 // benchPage is an envelope of n indicators of about 1 KB each, the size of
@@ -36,9 +38,9 @@ func BenchmarkClientPage(b *testing.B) {
 		var cpu time.Duration
 		objects := 0
 		for b.Loop() {
-			c0 := cpuTime()
+			c0 := cputime.Process()
 			env, err := decodeEnvelopeBody(body)
-			cpu += cpuTime() - c0
+			cpu += cputime.Process() - c0
 			if err != nil || len(env.Objects) != n {
 				b.Fatalf("decode: %d objects, %v", len(env.Objects), err)
 			}
@@ -68,9 +70,9 @@ func BenchmarkClientPage(b *testing.B) {
 			var cpu time.Duration
 			objects := 0
 			for b.Loop() {
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				page, err := c.GetObjects(b.Context(), "c", Filter{Limit: n})
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 				if err != nil || len(page.Objects) != n {
 					b.Fatalf("get: %v", err)
 				}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jointcell/jointcell/internal/cputime"
 	"github.com/jointcell/jointcell/internal/stix"
 	"github.com/jointcell/jointcell/internal/store"
 )
@@ -126,9 +127,9 @@ func benchAdd(b *testing.B, size int, baseline bool) {
 		b.StopTimer()
 		vs := batch()
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		err := add(vs)
-		cpu += cpuTime() - c0
+		cpu += cputime.Process() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -257,7 +258,7 @@ func BenchmarkQueryPage(b *testing.B) {
 					if len(f.IDs) == 0 {
 						f.AddedAfter = fromMicros(after)
 					}
-					start, c0 := time.Now(), cpuTime()
+					start, c0 := time.Now(), cputime.Process()
 					var got int
 					if tc.name == "baseline" {
 						got = baselinePage(b, db, after, limit)
@@ -269,7 +270,7 @@ func BenchmarkQueryPage(b *testing.B) {
 						got = len(p.Versions)
 					}
 					lat = append(lat, time.Since(start))
-					cpu += cpuTime() - c0
+					cpu += cputime.Process() - c0
 					if got == 0 {
 						b.Fatal("empty page")
 					}
@@ -406,9 +407,9 @@ func benchAddAt(b *testing.B, random bool) {
 		b.StopTimer()
 		vs, prov := page()
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		err := add(vs, prov)
-		cpu += cpuTime() - c0
+		cpu += cputime.Process() - c0
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -446,9 +447,9 @@ func BenchmarkReadPage(b *testing.B) {
 			for b.Loop() {
 				f := store.Filter{Readers: tc.readers, Versions: []string{"all"}, Limit: 1000,
 					AddedAfter: fromMicros(lo + rng.Int64N(max(1, (hi-lo)*9/10)))}
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				p, err := db.Query(ctx, benchCollection, f)
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 				if err != nil {
 					b.Fatal(err)
 				}
