@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	jcell "github.com/jointcell/jointcell/internal/cell"
@@ -36,7 +37,11 @@ func collectionCreate(ctx context.Context, e *env, args []string) int {
 		Title: *title, Alias: *alias, Description: *desc,
 		Read: splitList(*read), Write: splitList(*write),
 	})
+	target := "collection:" + col.ID
 	if err != nil {
+		target = "collection"
+	}
+	if err := audited(ctx, e, c, target, "create collection "+strconv.Quote(*title), err); err != nil {
 		return fail(e, "collection create: %v", err)
 	}
 	fmt.Fprintln(e.stdout, col.ID)

@@ -22,24 +22,26 @@ func cmdGroup(ctx context.Context, e *env, args []string) int {
 // groupCreate creates a group and prints its marking-definition id alone
 // on stdout: producers put it in object_marking_refs.
 func groupCreate(ctx context.Context, e *env, args []string) int {
-	return groupChange(ctx, e, "group create", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
+	return groupChange(ctx, e, "group create", "create group of ", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
 		return m.CreateGroup(ctx, name, orgs)
 	}, true)
 }
 
 func groupAdd(ctx context.Context, e *env, args []string) int {
-	return groupChange(ctx, e, "group add", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
+	return groupChange(ctx, e, "group add", "add members ", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
 		return m.AddGroupMembers(ctx, name, orgs)
 	}, false)
 }
 
 func groupRemove(ctx context.Context, e *env, args []string) int {
-	return groupChange(ctx, e, "group remove", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
+	return groupChange(ctx, e, "group remove", "remove members ", args, func(m *jcell.Manager, name string, orgs []string) (jcell.GroupInfo, error) {
 		return m.RemoveGroupMembers(ctx, name, orgs)
 	}, false)
 }
 
-func groupChange(ctx context.Context, e *env, name string, args []string, op func(*jcell.Manager, string, []string) (jcell.GroupInfo, error), printID bool) int {
+// groupChange runs one change of a group's members, audited as the admin
+// API audits it (detail: what is done, before the organisations).
+func groupChange(ctx context.Context, e *env, name, detail string, args []string, op func(*jcell.Manager, string, []string) (jcell.GroupInfo, error), printID bool) int {
 	fs, data := manageFlags(e, name, "NAME")
 	orgs := fs.String("orgs", "", "organisations, comma-separated (required)")
 	pos, code := parseArgs(e, fs, args, 1)
@@ -55,7 +57,7 @@ func groupChange(ctx context.Context, e *env, name string, args []string, op fun
 	}
 	defer c.Close()
 	g, err := op(c.Manager(), pos[0], splitList(*orgs))
-	if err != nil {
+	if err := audited(ctx, e, c, "group:"+pos[0], detail+strings.Join(splitList(*orgs), ","), err); err != nil {
 		return fail(e, "%s: %v", name, err)
 	}
 	if printID {

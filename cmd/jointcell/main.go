@@ -86,3 +86,8 @@ func fail(e *env, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "jointcell: "+format+"\n", a...)
 	return 1
 }
+
+// warn prints a one-line warning on stderr; the command goes on.
+func warn(e *env, format string, a ...any) {
+	fmt.Fprintf(e.stderr, "jointcell: warning: "+format+"\n", a...)
+}

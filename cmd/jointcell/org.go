@@ -39,7 +39,7 @@ func orgCreate(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	o, err := c.Manager().CreateOrganisation(ctx, pos[0])
-	if err != nil {
+	if err := audited(ctx, e, c, "organisation:"+pos[0], "create organisation", err); err != nil {
 		return fail(e, "org create: %v", err)
 	}
 	fmt.Fprintln(e.stdout, o.IdentityID)

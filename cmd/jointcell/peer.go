@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,6 +108,13 @@ func peerAdd(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	added, err := peers.AddPeer(ctx, spec)
+	detail := "add or replace peer at " + strconv.Quote(*url)
+	if err == nil && added.Peer.Foreign() {
+		detail += ", foreign (unsigned)"
+	} else if err == nil {
+		detail += ", fingerprint " + added.Peer.Fingerprint
+	}
+	err = audited(ctx, e, c, "peer:"+pos[0], detail, err)
 	if errors.Is(err, federation.ErrUnreachable) {
 		return fail(e, "peer add: %v (use --foreign for a TAXII server that is not a jointcell cell)", err)
 	}
@@ -181,7 +189,8 @@ func peerLink(ctx context.Context, e *env, args []string) int {
 		return fail(e, "peer link: %v", err)
 	}
 	defer c.Close()
-	if _, err := peers.Link(ctx, pos[0], specs...); err != nil {
+	_, err = peers.Link(ctx, pos[0], specs...)
+	if err := audited(ctx, e, c, "peer:"+pos[0], "link "+linkList(specs), err); err != nil {
 		return fail(e, "peer link: %v", err)
 	}
 	return 0
@@ -205,7 +214,8 @@ func peerUnlink(ctx context.Context, e *env, args []string) int {
 		return fail(e, "peer unlink: %v", err)
 	}
 	defer c.Close()
-	if _, err := peers.Unlink(ctx, pos[0], specs...); err != nil {
+	_, err = peers.Unlink(ctx, pos[0], specs...)
+	if err := audited(ctx, e, c, "peer:"+pos[0], "unlink "+linkList(specs), err); err != nil {
 		return fail(e, "peer unlink: %v", err)
 	}
 	return 0
@@ -223,7 +233,12 @@ func peerRemove(ctx context.Context, e *env, args []string) int {
 		return fail(e, "peer remove: %v", err)
 	}
 	defer c.Close()
-	if _, err := peers.RemovePeer(ctx, pos[0]); err != nil {
+	pi, err := peers.RemovePeer(ctx, pos[0])
+	detail := "remove peer"
+	if err == nil {
+		detail += " and its " + strconv.Itoa(len(pi.Links)) + " link(s)"
+	}
+	if err := audited(ctx, e, c, "peer:"+pos[0], detail, err); err != nil {
 		return fail(e, "peer remove: %v", err)
 	}
 	return 0
@@ -343,9 +358,19 @@ func peerGroup(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "peer group: %v", err)
 	}
-	if err := c.Store.PutGroup(ctx, g); err != nil {
+	err = c.Store.PutGroup(ctx, g)
+	if err := audited(ctx, e, c, "group:"+pos[0], "add members "+strings.Join(members, ",")+" of peer "+p.Name, err); err != nil {
 		return fail(e, "peer group: %v", err)
 	}
 	fmt.Fprintln(e.stdout, g.MarkingID)
 	return 0
+}
+
+// linkList names links for an audit entry, as the admin API names one.
+func linkList(specs []federation.LinkSpec) string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.String()
+	}
+	return strings.Join(names, ", ")
 }

@@ -150,6 +150,18 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 			logger.Error("close audit log", "err", err)
 		}
 	}()
+	// Management changes made with the CLI while this server holds the
+	// log wait in the store's audit outbox; they are appended at start
+	// and then within a second, until the log closes (internal/cell).
+	if ob, ok := c.Store.(jcell.AuditOutbox); ok {
+		relayCtx, stopRelay := context.WithCancel(ctx)
+		relayed := make(chan struct{})
+		go func() {
+			defer close(relayed)
+			jcell.RelayAuditOutbox(relayCtx, ob, auditLog, time.Second, logger)
+		}()
+		defer func() { stopRelay(); <-relayed }()
+	}
 	if fingerprint != "" {
 		// Printed once the cell is known to start (a second server on the
 		// same folder stops at the audit log's lock, above).

@@ -36,7 +36,7 @@ func userCreate(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	_, token, err := c.Manager().CreateUser(ctx, pos[0], *org, *role)
-	if err != nil {
+	if err := audited(ctx, e, c, "user:"+pos[0], "create user of "+*org+" with role "+*role, err); err != nil {
 		return fail(e, "user create: %v", err)
 	}
 	fmt.Fprintln(e.stdout, token)
@@ -78,7 +78,7 @@ func userToken(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	token, err := c.Manager().RotateToken(ctx, pos[0])
-	if err != nil {
+	if err := audited(ctx, e, c, "user:"+pos[0], "rotate token", err); err != nil {
 		return fail(e, "user token: %v", err)
 	}
 	fmt.Fprintln(e.stdout, token)

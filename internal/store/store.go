@@ -229,3 +229,10 @@ func (v Version) VersionString() string {
 	}
 	return v.DateAdded.UTC().Format(TimestampFormat)
 }
+
+// AuditOutboxEntry is an audit entry waiting in a store's audit outbox for
+// the process that holds the audit log to append it (see internal/cell).
+type AuditOutboxEntry struct {
+	ID    int64  // increasing: the order the entries were recorded in
+	Entry []byte // the entry as JSON (audit.Entry)
+}

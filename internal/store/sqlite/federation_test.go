@@ -166,32 +166,7 @@ func TestPutProvenanceRuns(t *testing.T) {
 // (cells numbered in fed_cells), and takes new ones after it.
 func TestProvenanceCellsMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	if err := create(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 101 {
-			break
-		}
-		if _, err := old.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-		if _, err := old.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, m.version); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, old := oldDatabase(t, func(version int) bool { return version <= 101 })
 	rows := []store.Provenance{
 		{ObjectID: "indicator--1", Cell: "9ab1fp", Peer: "uk"},
 		{ObjectID: "indicator--2", Cell: "peer:plain", Peer: "plain"},
@@ -232,4 +207,64 @@ func TestProvenanceCellsMigration(t *testing.T) {
 	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM fed_cells`).Scan(&cells); err != nil || cells != 3 {
 		t.Errorf("fed_cells holds %d names (%v), want 3: each cell once", cells, err)
 	}
+}
+
+// TestMigrationAddedBelow: a core migration numbered below federation's
+// (0002) but written after them is applied to a database that has
+// federation's already, once.
+func TestMigrationAddedBelow(t *testing.T) {
+	ctx := context.Background()
+	// As a database made before 0002 existed: every step but 0002.
+	path, old := oldDatabase(t, func(version int) bool { return version != 2 })
+	old.Close()
+	for range 2 {
+		db, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PutAuditOutbox(ctx, []byte(`{}`)); err != nil {
+			t.Errorf("the outbox table is missing after the upgrade: %v", err)
+		}
+		var n int
+		if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version WHERE version = 2`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("version 2 recorded %d times (%v), want once", n, err)
+		}
+		db.Close()
+	}
+}
+
+// oldDatabase makes a database as an older program left it: only the
+// migrations keep selects applied and recorded. It returns its path and a
+// plain connection to it, for the caller to fill and close.
+func oldDatabase(t *testing.T, keep func(version int) bool) (string, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := create(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Close() })
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if !keep(m.version) {
+			continue
+		}
+		if _, err := old.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := old.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, m.version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, old
 }

@@ -392,7 +392,11 @@ func loadMigrations() ([]migration, error) {
 
 // migrate applies the migrations the database has not seen, in one
 // immediate transaction, so that processes opening a new file at the same
-// time apply each step exactly once.
+// time apply each step exactly once. A migration is seen when its version
+// is recorded, whatever the others: the core schema is numbered from 1 and
+// federation's from 100, so a core step added later (0002) is applied to a
+// database that has federation's already. Each step therefore depends only
+// on lower-numbered steps of its own series.
 func migrate(ctx context.Context, w *sql.DB) error {
 	ms, err := loadMigrations()
 	if err != nil {
@@ -406,15 +410,28 @@ func migrate(ctx context.Context, w *sql.DB) error {
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+	applied := map[int]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_version`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	current := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		applied[v], current = true, max(current, v)
+	}
+	if err := rows.Close(); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if len(ms) > 0 && current > ms[len(ms)-1].version {
 		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, ms[len(ms)-1].version)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {

@@ -26,8 +26,11 @@ func openTemp(t testing.TB) *DB {
 	return db
 }
 
-// The suite's optional StoredIDs test must not skip for this store.
-var _ storetest.StoredIDFinder = (*DB)(nil)
+// The suite's optional tests must not skip for this store.
+var (
+	_ storetest.StoredIDFinder = (*DB)(nil)
+	_ storetest.AuditOutbox    = (*DB)(nil)
+)
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Open) {
 		{"AgainstModel", testAgainstModel},
 		{"Delete", testDelete},
 		{"StoredIDs", testStoredIDs},
+		{"AuditOutbox", testAuditOutbox},
 		{"RawRoundTrip", testRawRoundTrip},
 		{"Collections", testCollections},
 		{"Statuses", testStatuses},
