@@ -35,6 +35,18 @@ func cliAuditEntries(t *testing.T, dir string) []string {
 func TestCLIChangesAudited(t *testing.T) {
 	dir := t.TempDir()
 	e2eStart(t, dir, "--http").stop(t) // a cell's data folder
+	var first audit.Entry
+	if err := audit.Scan(context.Background(), filepath.Join(dir, jcell.AuditDir), func(i uint64, _ []byte, e audit.Entry) error {
+		if i == 0 {
+			first = e
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if first.Actor != "system" || first.Target != "user:admin" || first.Action != audit.ActionAdmin {
+		t.Errorf("the first entry is %+v, want the bootstrap of the admin user", first)
+	}
 	// No server: the CLI appends itself.
 	e2eCLI(t, "org", "create", "--data", dir, "acme")
 	e2eCLI(t, "user", "create", "--data", dir, "--org", "acme", "alice")

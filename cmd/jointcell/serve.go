@@ -150,6 +150,15 @@ func cmdServe(ctx context.Context, e *env, args []string) int {
 			logger.Error("close audit log", "err", err)
 		}
 	}()
+	if adminToken != "" {
+		// The first start made the admin organisation and user: the first
+		// administrative change of the cell, audited like the others.
+		err := auditLog.Append(ctx, audit.Entry{Actor: "system", Action: audit.ActionAdmin, Target: "user:admin",
+			Outcome: audit.OutcomeOK, Detail: "bootstrap: create organisation admin and user admin with role admin"})
+		if err != nil {
+			logger.Error("audit the bootstrap", "err", err)
+		}
+	}
 	// Management changes made with the CLI while this server holds the
 	// log wait in the store's audit outbox; they are appended at start
 	// and then within a second, until the log closes (internal/cell).
