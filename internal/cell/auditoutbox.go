@@ -82,9 +82,7 @@ func DrainAuditOutbox(ctx context.Context, ob AuditOutbox, log AuditAppender) (i
 // RelayAuditOutbox drains ob into log at once and then every interval,
 // until ctx is done (the server runs it beside the audit log it holds).
 func RelayAuditOutbox(ctx context.Context, ob AuditOutbox, log AuditAppender, interval time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	repeat(ctx, interval, func() {
 		n, err := DrainAuditOutbox(ctx, ob, log)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -92,12 +90,7 @@ func RelayAuditOutbox(ctx context.Context, ob AuditOutbox, log AuditAppender, in
 		case n > 0:
 			logger.Info("appended audit entries recorded by another process", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // RecordAudit audits e, a change this process made to the cell: appended

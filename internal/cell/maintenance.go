@@ -18,9 +18,7 @@ func PurgeStatuses(ctx context.Context, st StatusPurger, ttl, interval time.Dura
 	if now == nil {
 		now = time.Now
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	repeat(ctx, interval, func() {
 		n, err := st.PurgeStatuses(ctx, now().Add(-ttl))
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -28,6 +26,15 @@ func PurgeStatuses(ctx context.Context, st StatusPurger, ttl, interval time.Dura
 		case n > 0:
 			logger.Info("purged status resources", "count", n)
 		}
+	})
+}
+
+// repeat runs fn at once and then every interval, until ctx is done.
+func repeat(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn()
 		select {
 		case <-ctx.Done():
 			return

@@ -217,14 +217,9 @@ func queryFixture(b *testing.B, n int) *DB {
 }
 
 func BenchmarkQueryPage(b *testing.B) {
-	n := benchSize(b)
-	db := queryFixture(b, n)
+	db, lo, hi := addedRangeFixture(b)
 	defer db.Close()
 	ctx := context.Background()
-	var lo, hi int64
-	if err := db.r.QueryRowContext(ctx, `SELECT MIN(date_added_us), MAX(date_added_us) FROM objects`).Scan(&lo, &hi); err != nil {
-		b.Fatal(err)
-	}
 	member := []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg("identity--a")}
 	for _, limit := range []int{100, 1000} {
 		for _, tc := range []struct {
@@ -427,14 +422,9 @@ func benchAddAt(b *testing.B, random bool) {
 // pages of 1000 versions, all versions, after a date_added, for a reader
 // who sees everything (the peer's account) and for an administrator.
 func BenchmarkReadPage(b *testing.B) {
-	n := benchSize(b)
-	db := queryFixture(b, n)
+	db, lo, hi := addedRangeFixture(b)
 	defer db.Close()
 	ctx := context.Background()
-	var lo, hi int64
-	if err := db.r.QueryRowContext(ctx, `SELECT MIN(date_added_us), MAX(date_added_us) FROM objects`).Scan(&lo, &hi); err != nil {
-		b.Fatal(err)
-	}
 	peer := []string{store.ReaderAnyone, store.ReaderCommunity, store.ReaderOrg("identity--a"), store.ReaderOrg("identity--b")}
 	for _, tc := range []struct {
 		name    string
@@ -461,4 +451,15 @@ func BenchmarkReadPage(b *testing.B) {
 			b.ReportMetric(ms(cpu)/float64(pages), "cpu-ms/page")
 		})
 	}
+}
+
+// addedRangeFixture opens the query fixture (queryFixture) and returns the
+// range of its date_added instants, where the benchmarks place cursors.
+func addedRangeFixture(b *testing.B) (db *DB, lo, hi int64) {
+	db = queryFixture(b, benchSize(b))
+	if err := db.r.QueryRowContext(context.Background(), `SELECT MIN(date_added_us), MAX(date_added_us) FROM objects`).Scan(&lo, &hi); err != nil {
+		db.Close()
+		b.Fatal(err)
+	}
+	return db, lo, hi
 }

@@ -884,7 +884,7 @@ const sqlStoredIDs = `SELECT j.value FROM json_each(?2) j
 	WHERE EXISTS (SELECT 1 FROM objects o INDEXED BY objects_version WHERE o.coll = ?1 AND o.object_id = j.value)`
 
 // StoredIDs returns those of ids that have at least one stored version in
-// the collection, each once, in no particular order. It lets a batch skip
+// the collection, each once, in key order. It lets a batch skip
 // the history of the ids a collection has never seen (most of a federation
 // catch-up) with one cheap query instead of a page query over all of
 // them.
@@ -895,9 +895,9 @@ func (db *DB) StoredIDs(ctx context.Context, collectionID string, ids []string) 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	// Probed in key order, neighbouring probes find their index pages
-	// already in the connection's cache.
-	list, err := json.Marshal(slices.Sorted(slices.Values(ids)))
+	// Each id once, probed in key order: neighbouring probes find their
+	// index pages already in the connection's cache.
+	list, err := json.Marshal(slices.Compact(slices.Sorted(slices.Values(ids))))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stored ids: %w", err)
 	}
@@ -913,16 +913,12 @@ func (db *DB) StoredIDs(ctx context.Context, collectionID string, ids []string) 
 	}
 	defer rows.Close()
 	var out []string
-	seen := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return nil, fmt.Errorf("sqlite: stored ids: %w", err)
 		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
+		out = append(out, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: stored ids: %w", err)

@@ -424,7 +424,7 @@ func migrate(ctx context.Context, w *sql.DB) error {
 		}
 		applied[v], current = true, max(current, v)
 	}
-	if err := rows.Close(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if len(ms) > 0 && current > ms[len(ms)-1].version {
